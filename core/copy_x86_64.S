@@ -1,0 +1,128 @@
+/*
+ * copy_x86_64.S - the fault-safe copy for x86-64.
+ *
+ * int mmapio__copy(void *dst, const void *src, size_t n, void **fault_addr)
+ *
+ * An ordinary memcpy, with one property: every instruction that touches
+ * memory lies between mmapio__copy_begin and mmapio__copy_end. When one of
+ * them faults, fault.c's SIGBUS/SIGSEGV handler sees the instruction
+ * pointer in that range and resumes at mmapio__copy_fixup with %rax set to
+ * -EIO (SIGBUS) or -EFAULT (SIGSEGV) and %rdx set to the faulting address.
+ * Nothing is paid on the path that does not fault: no syscall, no
+ * sigsetjmp, no thread-local flag. This is what kernels do for copies from
+ * user memory (exception tables).
+ *
+ * Sizes: up to 64 bytes with overlapping unaligned loads/stores (no loop);
+ * up to 256 with a 32-byte loop; above that `rep movsb`, which is what glibc
+ * uses for these sizes on CPUs with ERMS.
+ */
+	.text
+	.globl	mmapio__copy
+	.hidden	mmapio__copy
+	.globl	mmapio__copy_begin
+	.hidden	mmapio__copy_begin
+	.globl	mmapio__copy_end
+	.hidden	mmapio__copy_end
+	.globl	mmapio__copy_fixup
+	.hidden	mmapio__copy_fixup
+	.type	mmapio__copy, @function
+	.p2align 5
+mmapio__copy:
+mmapio__copy_begin:
+	.cfi_startproc
+	mov	%rcx, %r8		/* fault_addr: rep movsb needs %rcx */
+	cmp	$16, %rdx
+	jbe	.Lle16
+	cmp	$32, %rdx
+	jbe	.Lle32
+	cmp	$64, %rdx
+	jbe	.Lle64
+	cmp	$256, %rdx
+	jbe	.Lle256
+	mov	%rdx, %rcx
+	rep movsb
+	xor	%eax, %eax
+	ret
+
+.Lle256:				/* 65..256: 32-byte blocks, then the last 32 */
+	lea	-32(%rsi,%rdx), %r9
+	lea	-32(%rdi,%rdx), %r10
+	movdqu	(%r9), %xmm2
+	movdqu	16(%r9), %xmm3
+1:	movdqu	(%rsi), %xmm0
+	movdqu	16(%rsi), %xmm1
+	movdqu	%xmm0, (%rdi)
+	movdqu	%xmm1, 16(%rdi)
+	add	$32, %rsi
+	add	$32, %rdi
+	sub	$32, %rdx
+	cmp	$32, %rdx
+	ja	1b
+	movdqu	%xmm2, (%r10)
+	movdqu	%xmm3, 16(%r10)
+	xor	%eax, %eax
+	ret
+
+.Lle64:					/* 33..64: four overlapping 16-byte moves */
+	movdqu	(%rsi), %xmm0
+	movdqu	16(%rsi), %xmm1
+	movdqu	-32(%rsi,%rdx), %xmm2
+	movdqu	-16(%rsi,%rdx), %xmm3
+	movdqu	%xmm0, (%rdi)
+	movdqu	%xmm1, 16(%rdi)
+	movdqu	%xmm2, -32(%rdi,%rdx)
+	movdqu	%xmm3, -16(%rdi,%rdx)
+	xor	%eax, %eax
+	ret
+
+.Lle32:					/* 17..32 */
+	movdqu	(%rsi), %xmm0
+	movdqu	-16(%rsi,%rdx), %xmm1
+	movdqu	%xmm0, (%rdi)
+	movdqu	%xmm1, -16(%rdi,%rdx)
+	xor	%eax, %eax
+	ret
+
+.Lle16:					/* 0..16 */
+	cmp	$8, %rdx
+	jb	.Llt8
+	mov	(%rsi), %rax
+	mov	-8(%rsi,%rdx), %rcx
+	mov	%rax, (%rdi)
+	mov	%rcx, -8(%rdi,%rdx)
+	xor	%eax, %eax
+	ret
+.Llt8:
+	cmp	$4, %rdx
+	jb	.Llt4
+	mov	(%rsi), %eax
+	mov	-4(%rsi,%rdx), %ecx
+	mov	%eax, (%rdi)
+	mov	%ecx, -4(%rdi,%rdx)
+	xor	%eax, %eax
+	ret
+.Llt4:
+	test	%rdx, %rdx
+	je	.Ldone
+	movzbl	(%rsi), %eax
+	movzbl	-1(%rsi,%rdx), %ecx
+	cmp	$2, %rdx
+	jbe	2f
+	movzbl	1(%rsi), %r9d
+	mov	%r9b, 1(%rdi)
+2:	mov	%al, (%rdi)
+	mov	%cl, -1(%rdi,%rdx)
+.Ldone:
+	xor	%eax, %eax
+	ret
+
+mmapio__copy_end:			/* the fixup itself is outside the range */
+mmapio__copy_fixup:			/* %rax = -errno, %rdx = fault address */
+	test	%r8, %r8
+	je	3f
+	mov	%rdx, (%r8)
+3:	ret
+	.cfi_endproc
+	.size	mmapio__copy, .-mmapio__copy
+
+	.section .note.GNU-stack,"",@progbits

@@ -1,0 +1,123 @@
+/*
+ * internal.h - the map structure and the helpers the core's files share.
+ * Nothing here is exported: every function is hidden (see the Makefile's
+ * -fvisibility=hidden); only MMAPIO_API names in mmapio.h leave the library.
+ */
+#ifndef MMAPIO_INTERNAL_H
+#define MMAPIO_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "mmapio.h"
+
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+/* Largest single transfer, as the kernel's MAX_RW_COUNT (INT_MAX & PAGE_MASK). */
+#define MMAPIO_MAX_RW 0x7ffff000UL
+
+/* An empty dirty-range hint: low word index above the high one. */
+#define DIRTY_HINT_EMPTY ((uint64_t)UINT32_MAX)
+
+struct mmapio_map {
+	/* Read on every call: keep together. */
+	unsigned char *base;	    /* never moves while the map is open */
+	_Atomic uint64_t size;	    /* bytes callers may touch: min(file size, reserve) */
+	_Atomic uint64_t file_size; /* the file's size as last seen */
+	int mode;		    /* enum mmapio_mode */
+	_Atomic int fd;
+	_Atomic int policy;	    /* enum mmapio_flush_policy */
+	unsigned pgshift;	    /* log2 of pgsz */
+	size_t pgsz;
+
+	/* Dirty pages: one bit each, set after a write's copy completes. */
+	_Atomic uint64_t *dirty;
+	size_t dirty_words;
+	_Atomic uint64_t dirty_hint; /* low 32 bits: first word; high 32: last word */
+
+	_Atomic uint64_t flush_arg;
+	_Atomic uint64_t pending_bytes, pending_writes;
+	_Atomic int flush_err;	     /* first unreported flush error, or 0 */
+
+	/* Layout: changed under lock only (resize, refresh). */
+	pthread_mutex_t lock;
+	uint64_t reserve;	    /* bytes of address space at base */
+	uint64_t mapped;	    /* bytes of the file mapped at base (page multiple) */
+	unsigned flags;		    /* MMAPIO_F_* */
+	bool own_fd;
+	int huge_tier;
+
+	/* Shared interval flusher (flusher.c), under its lock. */
+	struct mmapio_map *fl_next;
+	uint64_t fl_due_ns;
+	bool fl_registered;
+
+	/* Async prewarm (prewarm.c), under its lock. */
+	int pw_pending;
+	int pw_result;
+
+	struct {
+		_Atomic uint64_t faults, flushes, flushed_bytes, flush_errors, remaps;
+	} st;
+};
+
+/* fault.c, copy_*.S: the fault-safe copy. Returns 0, -EFAULT or -EIO. */
+int mmapio__copy(void *dst, const void *src, size_t n, void **fault_addr);
+int mmapio__fault_init(void);
+
+/* map.c */
+int mmapio__follow(mmapio_map *m, uint64_t new_size); /* under m->lock */
+
+/* flush.c */
+void mmapio__mark_dirty(mmapio_map *m, uint64_t off, uint64_t len);
+void mmapio__after_write(mmapio_map *m, uint64_t off, size_t n);
+void mmapio__drop_dirty(mmapio_map *m, uint64_t from); /* pages at or past from */
+void mmapio__set_error(mmapio_map *m, int err);
+
+/* flusher.c */
+void mmapio__flusher_register(mmapio_map *m, uint64_t interval_ms);
+void mmapio__flusher_unregister(mmapio_map *m);
+
+/* prewarm.c */
+void mmapio__prewarm_cancel(mmapio_map *m);
+int mmapio__touch(mmapio_map *m, uint64_t off, uint64_t len);
+
+/* huge.c */
+int mmapio__huge_probe(int fd, size_t *pgsz);
+int mmapio__huge_apply(mmapio_map *m, void *addr, size_t len);
+
+/* util */
+uint64_t mmapio__now_ns(void);
+
+static inline uint64_t round_up(uint64_t x, uint64_t a) { return (x + a - 1) & ~(a - 1); }
+static inline uint64_t round_down(uint64_t x, uint64_t a) { return x & ~(a - 1); }
+
+/*
+ * Check a caller's (off, len) the way pread(2) does, then clamp len to
+ * MMAPIO_MAX_RW. Returns 0 or -EINVAL.
+ */
+static inline int mmapio__check_range(off_t off, size_t *len)
+{
+	if (off < 0 || *len > (size_t)INT64_MAX)
+		return -EINVAL;
+	if (*len > (uint64_t)INT64_MAX - (uint64_t)off)
+		return -EINVAL;
+	if (*len > MMAPIO_MAX_RW)
+		*len = MMAPIO_MAX_RW;
+	return 0;
+}
+
+/* Round [off, off + len) out to pages and clamp to the mapped part. */
+static inline bool mmapio__page_span(const mmapio_map *m, uint64_t off, uint64_t len,
+				     uint64_t limit, uint64_t *start, uint64_t *end)
+{
+	uint64_t e = off + len < off ? UINT64_MAX : off + len;
+	*start = round_down(off, m->pgsz);
+	*end = e > limit ? limit : round_up(e, m->pgsz);
+	if (*end > limit)
+		*end = limit;
+	return *start < *end;
+}
+#endif

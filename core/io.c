@@ -1,0 +1,141 @@
+/*
+ * io.c - bounded reads and writes, views and iteration.
+ *
+ * The hot path is: validate like pread(2), load the size (acquire), copy
+ * with the fault-safe routine. No lock, no allocation, no syscall. Only a
+ * fault leaves it, for recover() below.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <limits.h>
+#include <sys/statvfs.h>
+#include "internal.h"
+
+#define MAX_RETRIES 4
+
+static bool in_map(const mmapio_map *m, const void *addr)
+{
+	uintptr_t a = (uintptr_t)addr, b = (uintptr_t)m->base;
+	return a >= b && a - b < m->reserve;
+}
+
+/*
+ * A copy faulted. If the fault was in the caller's buffer, that is
+ * -EFAULT. If it was in the map, the file probably shrank under us: follow
+ * the new size and let the caller retry. If the page is still inside the
+ * file, it really has no backing: -ENOSPC when writing and the file system is
+ * full, else -EIO.
+ */
+static int recover(mmapio_map *m, int rc, void *addr, bool writing)
+{
+	atomic_fetch_add(&m->st.faults, 1);
+	if (!in_map(m, addr))
+		return -EFAULT;
+	int r = mmapio_refresh(m);
+	if (r < 0)
+		return r;
+	/* Past the end now (another process's truncate, or our own resize
+	 * racing this call): retry, the bounds check will see the new end. */
+	if ((uint64_t)((unsigned char *)addr - m->base) >= atomic_load(&m->size))
+		return -EAGAIN;
+	if (writing) {
+		struct statvfs sv;
+		if (fstatvfs(atomic_load(&m->fd), &sv) == 0 && sv.f_bavail == 0)
+			return -ENOSPC;
+	}
+	return rc == -EFAULT ? -EIO : rc;
+}
+
+/* Bytes available at off, or 0 at/after the end, or -EFBIG past the reservation. */
+static inline ssize_t avail(mmapio_map *m, uint64_t off, size_t len)
+{
+	uint64_t size = atomic_load_explicit(&m->size, memory_order_acquire);
+	if (unlikely(off >= size))
+		return off < atomic_load(&m->file_size) ? -EFBIG : 0;
+	return (ssize_t)(len < size - off ? len : size - off);
+}
+
+ssize_t mmapio_read(mmapio_map *m, off_t off, void *buf, size_t len)
+{
+	int rc = mmapio__check_range(off, &len);
+	if (unlikely(rc < 0))
+		return rc;
+	for (int tries = 0;; tries++) {
+		ssize_t n = avail(m, (uint64_t)off, len);
+		if (n <= 0)
+			return n;
+		void *fault;
+		rc = mmapio__copy(buf, m->base + off, (size_t)n, &fault);
+		if (likely(rc == 0))
+			return n;
+		rc = recover(m, rc, fault, false);
+		if (rc != -EAGAIN || tries == MAX_RETRIES)
+			return rc == -EAGAIN ? -EIO : rc;
+	}
+}
+
+ssize_t mmapio_write(mmapio_map *m, off_t off, const void *buf, size_t len)
+{
+	if (unlikely(m->mode == MMAPIO_RDONLY))
+		return -EBADF;
+	int rc = mmapio__check_range(off, &len);
+	if (unlikely(rc < 0))
+		return rc;
+	for (int tries = 0;; tries++) {
+		ssize_t n = avail(m, (uint64_t)off, len);
+		if (n <= 0)
+			return n;
+		void *fault;
+		rc = mmapio__copy(m->base + off, buf, (size_t)n, &fault);
+		if (likely(rc == 0)) {
+			if (m->mode == MMAPIO_RDWR)
+				mmapio__after_write(m, (uint64_t)off, (size_t)n);
+			return n;
+		}
+		rc = recover(m, rc, fault, true);
+		if (rc != -EAGAIN || tries == MAX_RETRIES)
+			return rc == -EAGAIN ? -EIO : rc;
+	}
+}
+
+ssize_t mmapio_view(mmapio_map *m, off_t off, size_t len, void **ptr)
+{
+	if (off < 0)
+		return -EINVAL;
+	ssize_t n = avail(m, (uint64_t)off, len > SSIZE_MAX ? SSIZE_MAX : len);
+	if (n >= 0)
+		*ptr = m->base + off;
+	return n;
+}
+
+int mmapio_mark_dirty(mmapio_map *m, off_t off, size_t len)
+{
+	if (off < 0)
+		return -EINVAL;
+	if (m->mode != MMAPIO_RDWR)
+		return m->mode == MMAPIO_RDONLY ? -EBADF : 0;
+	ssize_t n = avail(m, (uint64_t)off, len);
+	if (n > 0)
+		mmapio__mark_dirty(m, (uint64_t)off, (uint64_t)n);
+	return n < 0 ? (int)n : 0;
+}
+
+void mmapio_iter_init(struct mmapio_iter *it, mmapio_map *m, uint64_t off, uint64_t len,
+		      size_t chunk)
+{
+	it->m = m;
+	it->pos = off;
+	it->end = off + len < off ? UINT64_MAX : off + len;
+	it->chunk = chunk ? chunk : m->pgsz;
+}
+
+ssize_t mmapio_iter_next(struct mmapio_iter *it, void **ptr)
+{
+	if (it->pos >= it->end || it->pos > (uint64_t)INT64_MAX)
+		return 0;
+	uint64_t want = it->end - it->pos;
+	ssize_t n = mmapio_view(it->m, (off_t)it->pos, want < it->chunk ? want : it->chunk, ptr);
+	if (n > 0)
+		it->pos += (uint64_t)n;
+	return n;
+}

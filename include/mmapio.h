@@ -1,0 +1,261 @@
+/*
+ * mmapio.h - memory-mapped file I/O that is safe to use on files other
+ * processes may change.
+ *
+ * Conventions (liburing style):
+ *   - Functions that can fail return a negative errno value (-EINVAL, -EIO,
+ *     ...) and never set errno. Counts are returned as non-negative ssize_t.
+ *   - Offsets are file offsets (bytes from the start of the file).
+ *   - "MT-safe" means the call may run concurrently with any other MT-safe
+ *     call on the same map. mmapio_close() is never concurrent with anything
+ *     else on the same map.
+ *
+ * The map's base address never moves: mmapio reserves address space beyond
+ * the file size at open, so growing the file maps new pages in place.
+ */
+#ifndef MMAPIO_H
+#define MMAPIO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(MMAPIO_EMBEDDED)
+/* Built into another shared object (the shim): keep the API inside it. */
+#define MMAPIO_API __attribute__((visibility("hidden")))
+#elif defined(__GNUC__)
+#define MMAPIO_API __attribute__((visibility("default")))
+#else
+#define MMAPIO_API
+#endif
+
+#define MMAPIO_VERSION_MAJOR 0
+#define MMAPIO_VERSION_MINOR 1
+
+typedef struct mmapio_map mmapio_map;
+
+/* Mapping modes. */
+enum mmapio_mode {
+	MMAPIO_RDONLY = 0, /* PROT_READ, MAP_SHARED */
+	MMAPIO_RDWR = 1,   /* PROT_READ|PROT_WRITE, MAP_SHARED: writes reach the file */
+	MMAPIO_COW = 2,    /* PROT_READ|PROT_WRITE, MAP_PRIVATE: writes stay in this process */
+};
+
+/* Open flags (mmapio_opts.flags). */
+#define MMAPIO_F_CREATE 0x1u	 /* path open: create the file if missing (0666 & ~umask) */
+#define MMAPIO_F_BORROW_FD 0x2u	 /* fd open: use the caller's fd as is; never dup or close it */
+#define MMAPIO_F_NO_DIRTY 0x4u	 /* do not track dirty pages (flush() then syncs the whole map) */
+
+/* Pre-warming at open (mmapio_opts.prewarm). */
+enum mmapio_prewarm {
+	MMAPIO_PREWARM_NONE = 0,  /* nothing: pages fault in on first access */
+	MMAPIO_PREWARM_LAZY = 1,  /* MADV_WILLNEED: kernel reads ahead, nobody waits */
+	MMAPIO_PREWARM_EAGER = 2, /* populate every page before open returns */
+	MMAPIO_PREWARM_ASYNC = 3, /* populate in the background worker; open returns at once */
+};
+
+/* Huge-page policy at open (mmapio_opts.huge) and tier in use. */
+enum mmapio_huge {
+	MMAPIO_HUGE_OFF = 0,  /* policy: never ask; tier: normal pages */
+	MMAPIO_HUGE_AUTO = 1, /* policy: best tier the file allows */
+	MMAPIO_HUGE_THP = 2,  /* tier: MADV_HUGEPAGE accepted for the mapping */
+	MMAPIO_HUGE_TLBFS = 3 /* tier: file lives on hugetlbfs, mapped with huge pages */
+};
+
+/* Flush policies. */
+enum mmapio_flush_policy {
+	MMAPIO_FLUSH_MANUAL = 0,   /* only mmapio_flush()/mmapio_flush_range()/close */
+	MMAPIO_FLUSH_ALWAYS = 1,   /* after every mmapio_write() */
+	MMAPIO_FLUSH_BYTES = 2,	   /* when >= arg bytes were written since the last flush */
+	MMAPIO_FLUSH_WRITES = 3,   /* every arg calls to mmapio_write() */
+	MMAPIO_FLUSH_INTERVAL = 4, /* every arg milliseconds, by the shared flusher thread */
+};
+
+struct mmapio_opts {
+	unsigned flags;		  /* MMAPIO_F_* */
+	uint64_t reserve;	  /* address space to reserve, bytes; 0: max(1 GiB, 2 x size) */
+	int prewarm;		  /* enum mmapio_prewarm */
+	int huge;		  /* MMAPIO_HUGE_OFF or MMAPIO_HUGE_AUTO */
+	int flush_policy;	  /* enum mmapio_flush_policy */
+	uint64_t flush_arg;	  /* bytes, writes or milliseconds, per policy */
+};
+
+/*
+ * Open and close.
+ *
+ * mmapio_open: open path (O_RDONLY for RDONLY and COW, O_RDWR for RDWR) and map it.
+ * mmapio_open_fd: map an open descriptor. By default the fd is duplicated
+ *   (F_DUPFD_CLOEXEC) and the caller keeps its own; with MMAPIO_F_BORROW_FD the
+ *   caller's fd is used directly and must stay open until mmapio_close() or
+ *   mmapio_rebind_fd(). The fd must be readable; RDWR needs it writable too.
+ * Zero-length files are fine. opts may be NULL (defaults: zero-filled).
+ * Errors: -EINVAL (bad mode/opts), -ENODEV/-EACCES (not mappable), errors of
+ *   open/fstat/mmap.
+ * mmapio_close: final flush (RDWR), unmap, close the owned fd. Returns the
+ *   first flush error not yet reported, else 0. The map is freed either way.
+ */
+MMAPIO_API int mmapio_open(mmapio_map **out, const char *path, int mode,
+			   const struct mmapio_opts *opts);
+MMAPIO_API int mmapio_open_fd(mmapio_map **out, int fd, int mode,
+			      const struct mmapio_opts *opts);
+MMAPIO_API int mmapio_close(mmapio_map *m);
+/* Point a borrowed-fd map at another descriptor of the same file. MT-safe. */
+MMAPIO_API int mmapio_rebind_fd(mmapio_map *m, int fd);
+
+/* Accessors. All MT-safe, no syscall. */
+MMAPIO_API uint64_t mmapio_size(const mmapio_map *m);	  /* file size as last seen */
+MMAPIO_API uint64_t mmapio_reserved(const mmapio_map *m); /* address space reserved */
+MMAPIO_API int mmapio_mode(const mmapio_map *m);
+MMAPIO_API int mmapio_fd(const mmapio_map *m);
+MMAPIO_API size_t mmapio_page_size(const mmapio_map *m); /* 4 KiB, or huge on hugetlbfs */
+MMAPIO_API int mmapio_huge_tier(const mmapio_map *m);	 /* enum mmapio_huge */
+
+/*
+ * Bounded I/O, pread/pwrite-like. MT-safe, lock-free, no syscall unless a
+ * fault happens.
+ *
+ * mmapio_read: copies min(len, size - off) bytes; 0 at or past the end.
+ * mmapio_write: same bounds (writes never grow the file: use mmapio_resize);
+ *   marks the pages dirty and applies the flush policy.
+ * Like read(2), a call longer than 0x7ffff000 bytes is cut to that length.
+ * Errors: -EINVAL (off < 0, len > SSIZE_MAX, or off + len past INT64_MAX:
+ *   what pread(2) answers for these),
+ *   -EBADF (write on an RDONLY map), -EFAULT (buf is not valid memory),
+ *   -EIO (the page has no backing: I/O error), -ENOSPC (writing into a hole
+ *   with no space left), -EFBIG (range is in the file but beyond the
+ *   reservation). A file that shrank under the call is noticed: the call
+ *   returns what pread/pwrite would for the new size (short, or 0).
+ */
+MMAPIO_API ssize_t mmapio_read(mmapio_map *m, off_t off, void *buf, size_t len);
+MMAPIO_API ssize_t mmapio_write(mmapio_map *m, off_t off, const void *buf, size_t len);
+
+/*
+ * Zero-copy view of [off, off + len), clamped to the end of the file.
+ * Returns the number of bytes available at *ptr (0 at or past the end) or a
+ * negative errno. Direct access through the pointer is NOT fault-safe: if
+ * another process truncates the file, touching pages past the new end raises
+ * SIGBUS. Writes through a view of an RDWR map are not tracked: call
+ * mmapio_mark_dirty() so that mmapio_flush() covers them. MT-safe.
+ */
+MMAPIO_API ssize_t mmapio_view(mmapio_map *m, off_t off, size_t len, void **ptr);
+MMAPIO_API int mmapio_mark_dirty(mmapio_map *m, off_t off, size_t len);
+
+/*
+ * Iteration over [off, off + len) in chunks of `chunk` bytes (0: the page
+ * size) without copying: each mmapio_iter_next() yields a view.
+ *	struct mmapio_iter it;
+ *	mmapio_iter_init(&it, m, 0, UINT64_MAX, 0);
+ *	while ((n = mmapio_iter_next(&it, &p)) > 0) use(p, n);
+ * Returns bytes in the chunk, 0 at the end, negative errno on error. The
+ * end is re-read at each step, so a file that grows or shrinks is followed.
+ */
+struct mmapio_iter {
+	mmapio_map *m;
+	uint64_t pos, end;
+	size_t chunk;
+};
+MMAPIO_API void mmapio_iter_init(struct mmapio_iter *it, mmapio_map *m, uint64_t off,
+				 uint64_t len, size_t chunk);
+MMAPIO_API ssize_t mmapio_iter_next(struct mmapio_iter *it, void **ptr);
+
+/*
+ * Size changes. MT-safe; readers keep running without locks and never see
+ * the base move.
+ * mmapio_resize: ftruncate to new_size and follow it (RDWR only).
+ *   -EFBIG when new_size exceeds the reservation.
+ * mmapio_refresh: fstat the file and follow a size another process set.
+ *   Growth past the reservation maps up to the reservation (reads beyond
+ *   it return -EFBIG).
+ */
+MMAPIO_API int mmapio_resize(mmapio_map *m, uint64_t new_size);
+MMAPIO_API int mmapio_refresh(mmapio_map *m);
+
+/*
+ * Flushing (RDWR maps; a no-op returning 0 on RDONLY and COW).
+ * mmapio_flush_range: round [off, off + len) out to page boundaries and
+ *   msync(MS_SYNC) exactly those pages; they are durable on return.
+ * mmapio_flush: msync only the pages written through mmapio_write() or
+ *   marked dirty since the last flush, adjacent pages coalesced into one call.
+ * Both return 0 or the first error; a failed page stays dirty for the next
+ * flush. Errors of background (interval) flushes are kept and returned by
+ * the next mmapio_flush(), mmapio_flush_error() or mmapio_close().
+ * MT-safe.
+ */
+MMAPIO_API int mmapio_flush_range(mmapio_map *m, off_t off, size_t len);
+MMAPIO_API int mmapio_flush(mmapio_map *m);
+MMAPIO_API int mmapio_set_flush_policy(mmapio_map *m, int policy, uint64_t arg);
+MMAPIO_API int mmapio_flush_error(mmapio_map *m); /* fetch and clear the sticky error */
+
+/*
+ * Pre-warming: make [off, off + len) resident so later accesses do not fault.
+ * Returns the tier that ran (>= 0) or a negative errno. The tiers:
+ */
+enum mmapio_tier {
+	MMAPIO_TIER_POPULATE = 1, /* MADV_POPULATE_READ / _WRITE (Linux 5.14+) */
+	MMAPIO_TIER_TOUCH = 2,	  /* MADV_WILLNEED plus a fault-safe touch of one byte per page */
+	MMAPIO_TIER_WILLNEED = 3, /* hint only (MMAPIO_PREWARM_LAZY) */
+	MMAPIO_TIER_ASYNC = 4,	  /* queued to the background worker */
+};
+MMAPIO_API int mmapio_prewarm(mmapio_map *m, off_t off, size_t len);
+MMAPIO_API int mmapio_prewarm_async(mmapio_map *m, off_t off, size_t len);
+/* Wait until every async prewarm queued for m has finished; returns its tier or error. */
+MMAPIO_API int mmapio_prewarm_wait(mmapio_map *m);
+
+/* Advice and locking; ranges are rounded out to pages for the caller. MT-safe. */
+enum mmapio_advice {
+	MMAPIO_ADV_NORMAL = 0,
+	MMAPIO_ADV_SEQUENTIAL = 1,
+	MMAPIO_ADV_RANDOM = 2,
+	MMAPIO_ADV_WILLNEED = 3,
+	MMAPIO_ADV_DONTNEED = 4,
+	MMAPIO_ADV_HUGEPAGE = 5,
+	MMAPIO_ADV_NOHUGEPAGE = 6,
+};
+MMAPIO_API int mmapio_advise(mmapio_map *m, off_t off, size_t len, int advice);
+MMAPIO_API int mmapio_lock(mmapio_map *m, off_t off, size_t len);
+MMAPIO_API int mmapio_unlock(mmapio_map *m, off_t off, size_t len);
+
+/* Counters, for tests and tuning. MT-safe snapshot. */
+struct mmapio_stats {
+	uint64_t faults;	 /* faults recovered inside mmapio copies */
+	uint64_t flushes;	 /* msync calls made */
+	uint64_t flushed_bytes;	 /* bytes covered by those calls */
+	uint64_t flush_errors;	 /* flushes that failed */
+	uint64_t remaps;	 /* growth/shrink operations */
+};
+MMAPIO_API void mmapio_get_stats(const mmapio_map *m, struct mmapio_stats *st);
+
+/*
+ * Fault-safe copy, usable on any memory (the shim uses it for user buffers).
+ * Copies n bytes; returns 0, or -EFAULT (SIGSEGV) / -EIO (SIGBUS) when either
+ * side faulted; *fault_addr (may be NULL) receives the faulting address.
+ * The SIGBUS/SIGSEGV handler is installed at the first mmapio_open(); call
+ * mmapio_fault_install() again if the program later installs its own
+ * handlers (the program's handler is kept and runs for every fault that is
+ * not inside an mmapio copy).
+ */
+MMAPIO_API int mmapio_copy(void *dst, const void *src, size_t n, void **fault_addr);
+MMAPIO_API int mmapio_fault_install(void);
+/*
+ * For interposers (the shim) and programs that manage signals: behaves like
+ * sigaction(2) for SIGBUS and SIGSEGV, but records `act` as the program's
+ * handler behind mmapio's instead of replacing it; `old` gets the program's
+ * previous one. Other signals go straight to sigaction(2).
+ */
+struct sigaction;
+MMAPIO_API int mmapio_fault_sigaction(int sig, const struct sigaction *act,
+				      struct sigaction *old);
+/* "x86_64-fixup" (no per-call cost) or "portable-sigsetjmp". */
+MMAPIO_API const char *mmapio_fault_method(void);
+
+/* Human-readable message for a negative return value. */
+MMAPIO_API const char *mmapio_strerror(int err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MMAPIO_H */
