@@ -29,7 +29,8 @@ endif
 CORE_O      := $(CORE_C:%.c=$(B)/obj/%.o) $(CORE_S:%.S=$(B)/obj/%.o)
 CORE_PORT_O := $(CORE_C:%.c=$(B)/obj-portable/%.o)
 PRE_C       := $(wildcard preload/*.c)
-PRE_O       := $(PRE_C:%.c=$(B)/obj-pre/%.o) $(CORE_C:%.c=$(B)/obj-pre/%.o) $(CORE_S:%.S=$(B)/obj-pre/%.o)
+PRE_S       := $(if $(filter x86_64,$(ARCH)),preload/vfork_x86_64.S,)
+PRE_O       := $(PRE_C:%.c=$(B)/obj-pre/%.o) $(PRE_S:%.S=$(B)/obj-pre/%.o) $(CORE_C:%.c=$(B)/obj-pre/%.o) $(CORE_S:%.S=$(B)/obj-pre/%.o)
 
 CORE_TESTS  := $(patsubst tests/core/%.c,$(B)/tests/%,$(wildcard tests/core/test_*.c))
 PORT_TESTS  := $(patsubst %,%.portable,$(filter %test_fault %test_io,$(CORE_TESTS)))

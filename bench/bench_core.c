@@ -18,10 +18,16 @@
  * is the median over rounds of (batch time / ops). Both mappings are fully
  * populated (page tables filled) before timing, so no arm takes page faults.
  *
+ * Reads are independent by default: the next op does not wait for the
+ * previous one, so the CPU overlaps several cache/TLB misses and ns/op is a
+ * throughput figure in which every extra instruction per op counts.
+ * --dependent makes each offset depend on the previous op's data (pointer
+ * chasing): ns/op is then the latency of one read.
+ *
  * Build:  gcc -std=gnu11 -O2 -Wall -Wextra -Iinclude bench/bench_core.c \
  *             build/libmmapio.a -lpthread -o build/bench/bench_core
  * Run:    build/bench/bench_core [--quick] [--file-size BYTES] [--json PATH]
- *                                [--rounds N] [--check]
+ *                                [--rounds N] [--dependent] [--check]
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -68,13 +74,15 @@ struct row_spec {
 
 /*
  * Op counts per arm per round. Measured on a 2-core EPYC VM (pread 64 B
- * ~0.6 us, 4 KiB pwrite ~4 us): a full run (31 rounds) is ~20 s of timed
- * loops plus ~3 s of setup and the final flush; --quick (11 rounds, 1/4 of
- * the ops) is ~4-5 s. Even the fastest batch (64 B via memcpy) lasts
- * > 1 ms, so timer and interrupt noise stay small.
+ * ~0.7 us, 4 KiB pwrite ~5 us): a full run (31 rounds) takes ~26 s in all
+ * (~30 s with --dependent); --quick (11 rounds, 1/4 of the ops, 1/2 for
+ * 64 B) ~5 s. Even the fastest batch (64 B via memcpy) lasts > 2 ms, so
+ * timer and interrupt noise stay small. The 64 B quick count is kept high so
+ * that a segment's lines have left the 32 MiB L3 before another arm reads
+ * them again.
  */
 static const struct row_spec rows[] = {
-	{ "read 64 B", "read_64", 64, 0, 196608, 49152 },
+	{ "read 64 B", "read_64", 64, 0, 196608, 98304 },
 	{ "read 512 B", "read_512", 512, 0, 131072, 32768 },
 	{ "read 4 KiB", "read_4k", 4096, 0, 65536, 16384 },
 	{ "read 64 KiB", "read_64k", 65536, 0, 8192, 2048 },
@@ -129,48 +137,53 @@ static void on_signal(int sig)
 	raise(sig);
 }
 
-static void die(const char *fmt, const char *what, long err)
+/* "bench_core: <what>: <msg>[: strerror(err)]", then exit (atexit removes the file). */
+static void die(const char *what, const char *msg, long err)
 {
-	fprintf(stderr, "bench_core: ");
-	fprintf(stderr, fmt, what);
+	fprintf(stderr, "bench_core: %s: %s", what, msg);
 	if (err)
 		fprintf(stderr, ": %s", strerror((int)err));
 	fputc('\n', stderr);
-	exit(1); /* atexit removes the file */
+	exit(1);
 }
 
-/* ---- timed loops (one per arm and direction) --------------------------- */
+/* ---- timed loops ------------------------------------------------------ */
 
-static __attribute__((noinline)) uint64_t loop_pread(struct ctx *c, const off_t *offs, size_t n,
-						     size_t len)
+/*
+ * Reads. With dep == 0 the ops are independent (throughput: the CPU may
+ * overlap the cache/TLB misses of several ops). With dep == 1 each offset
+ * depends on a byte read by the previous op (latency: pointer-chasing). The
+ * dependency is "+ (acc & zero)" where zero is loaded from a volatile, so the
+ * offsets stay the same but the CPU must wait for the previous copy.
+ * read_loop is instantiated per arm and mode, so no arm pays for branches on
+ * arm or mode inside its loop.
+ */
+static volatile uint64_t g_zero;
+
+static inline __attribute__((always_inline)) uint64_t
+read_loop(struct ctx *c, const off_t *offs, size_t n, size_t len, int arm, int dep)
 {
 	unsigned char *dst = c->dst;
-	uint64_t acc = 0, bad = 0;
+	const unsigned char *base = c->raw;
+	mmapio_map *m = c->m;
+	uint64_t acc = 0, bad = 0, zero = dep ? g_zero : 0;
 	int fd = c->fd;
 
 	for (size_t i = 0; i < n; i++) {
-		ssize_t r = pread(fd, dst, len, offs[i]);
-		if ((size_t)r != len) {
-			bad++;
-			if (r < 0 && !c->first_err)
-				c->first_err = -errno;
+		off_t off = offs[i];
+		ssize_t r;
+		if (dep)
+			off += (off_t)(acc & zero);
+		if (arm == ARM_BASE) {
+			r = pread(fd, dst, len, off);
+			if (r < 0)
+				r = -errno;
+		} else if (arm == ARM_MMAPIO) {
+			r = mmapio_read(m, off, dst, len);
+		} else {
+			memcpy(dst, base + off, len);
+			r = (ssize_t)len;
 		}
-		CLOBBER(dst);
-		acc += dst[i & (len - 1)];
-	}
-	c->bad += bad;
-	return acc;
-}
-
-static __attribute__((noinline)) uint64_t loop_mmapio_read(struct ctx *c, const off_t *offs,
-							   size_t n, size_t len)
-{
-	unsigned char *dst = c->dst;
-	mmapio_map *m = c->m;
-	uint64_t acc = 0, bad = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		ssize_t r = mmapio_read(m, offs[i], dst, len);
 		if ((size_t)r != len) {
 			bad++;
 			if (r < 0 && !c->first_err)
@@ -180,57 +193,34 @@ static __attribute__((noinline)) uint64_t loop_mmapio_read(struct ctx *c, const 
 		acc += dst[i & (len - 1)];
 	}
 	c->bad += bad;
-	return acc;
-}
-
-static __attribute__((noinline)) uint64_t loop_memcpy_read(struct ctx *c, const off_t *offs,
-							   size_t n, size_t len)
-{
-	unsigned char *dst = c->dst;
-	const unsigned char *base = c->raw;
-	uint64_t acc = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		memcpy(dst, base + offs[i], len);
-		CLOBBER(dst);
-		acc += dst[i & (len - 1)];
-	}
 	return acc;
 }
 
 /* Writes stamp the op index into the source so no two writes are identical. */
-static __attribute__((noinline)) uint64_t loop_pwrite(struct ctx *c, const off_t *offs, size_t n,
-						      size_t len)
+static inline __attribute__((always_inline)) uint64_t
+write_loop(struct ctx *c, const off_t *offs, size_t n, size_t len, int arm)
 {
 	unsigned char *src = c->src;
+	unsigned char *base = c->raw;
+	mmapio_map *m = c->m;
 	uint64_t bad = 0;
 	int fd = c->fd;
 
 	for (size_t i = 0; i < n; i++) {
 		uint64_t stamp = i | 0x0101010101010101ull;
+		ssize_t r;
 		memcpy(src, &stamp, sizeof(stamp));
-		ssize_t r = pwrite(fd, src, len, offs[i]);
-		if ((size_t)r != len) {
-			bad++;
-			if (r < 0 && !c->first_err)
-				c->first_err = -errno;
+		if (arm == ARM_BASE) {
+			r = pwrite(fd, src, len, offs[i]);
+			if (r < 0)
+				r = -errno;
+		} else if (arm == ARM_MMAPIO) {
+			r = mmapio_write(m, offs[i], src, len);
+		} else {
+			memcpy(base + offs[i], src, len);
+			r = (ssize_t)len;
 		}
-	}
-	c->bad += bad;
-	return n;
-}
-
-static __attribute__((noinline)) uint64_t loop_mmapio_write(struct ctx *c, const off_t *offs,
-							    size_t n, size_t len)
-{
-	unsigned char *src = c->src;
-	mmapio_map *m = c->m;
-	uint64_t bad = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		uint64_t stamp = i | 0x0101010101010101ull;
-		memcpy(src, &stamp, sizeof(stamp));
-		ssize_t r = mmapio_write(m, offs[i], src, len);
+		CLOBBER(base);
 		if ((size_t)r != len) {
 			bad++;
 			if (r < 0 && !c->first_err)
@@ -241,23 +231,31 @@ static __attribute__((noinline)) uint64_t loop_mmapio_write(struct ctx *c, const
 	return n;
 }
 
-static __attribute__((noinline)) uint64_t loop_memcpy_write(struct ctx *c, const off_t *offs,
-							    size_t n, size_t len)
-{
-	unsigned char *src = c->src;
-	unsigned char *base = c->raw;
-
-	for (size_t i = 0; i < n; i++) {
-		uint64_t stamp = i | 0x0101010101010101ull;
-		memcpy(src, &stamp, sizeof(stamp));
-		memcpy(base + offs[i], src, len);
-		CLOBBER(base);
+#define NOINLINE __attribute__((noinline))
+#define DEF_READ(name, arm, dep)                                                       \
+	static NOINLINE uint64_t name(struct ctx *c, const off_t *o, size_t n, size_t len) \
+	{                                                                              \
+		return read_loop(c, o, n, len, arm, dep);                              \
 	}
-	return n;
-}
+#define DEF_WRITE(name, arm)                                                           \
+	static NOINLINE uint64_t name(struct ctx *c, const off_t *o, size_t n, size_t len) \
+	{                                                                              \
+		return write_loop(c, o, n, len, arm);                                  \
+	}
+DEF_READ(loop_pread, ARM_BASE, 0)
+DEF_READ(loop_mmapio_read, ARM_MMAPIO, 0)
+DEF_READ(loop_memcpy_read, ARM_LIMIT, 0)
+DEF_READ(loop_pread_dep, ARM_BASE, 1)
+DEF_READ(loop_mmapio_read_dep, ARM_MMAPIO, 1)
+DEF_READ(loop_memcpy_read_dep, ARM_LIMIT, 1)
+DEF_WRITE(loop_pwrite, ARM_BASE)
+DEF_WRITE(loop_mmapio_write, ARM_MMAPIO)
+DEF_WRITE(loop_memcpy_write, ARM_LIMIT)
 
 typedef uint64_t (*loop_fn)(struct ctx *, const off_t *, size_t, size_t);
 static const loop_fn read_loops[NARMS] = { loop_pread, loop_mmapio_read, loop_memcpy_read };
+static const loop_fn read_loops_dep[NARMS] = { loop_pread_dep, loop_mmapio_read_dep,
+					       loop_memcpy_read_dep };
 static const loop_fn write_loops[NARMS] = { loop_pwrite, loop_mmapio_write, loop_memcpy_write };
 
 /* ---- setup helpers ---------------------------------------------------- */
@@ -412,9 +410,9 @@ static void json_str(FILE *f, const char *s)
 /* ---- one row ---------------------------------------------------------- */
 
 static void run_row(struct ctx *c, const struct row_spec *rs, uint32_t ops, uint32_t rounds,
-		    uint64_t seed, struct row_result *res)
+		    int dep, uint64_t seed, struct row_result *res)
 {
-	const loop_fn *loops = rs->write ? write_loops : read_loops;
+	const loop_fn *loops = rs->write ? write_loops : dep ? read_loops_dep : read_loops;
 	uint64_t nslots = c->size / rs->len;
 	size_t total = (size_t)rounds * ops, nwarm = ops < 512 ? ops : 512;
 	off_t *offs = malloc((total + nwarm) * sizeof(*offs));
@@ -426,7 +424,7 @@ static void run_row(struct ctx *c, const struct row_spec *rs, uint32_t ops, uint
 	for (int a = 0; a < NARMS; a++)
 		t[a] = malloc(rounds * sizeof(uint64_t));
 	if (!offs || !t[0] || !t[1] || !t[2])
-		die("%s: out of memory", rs->name, 0);
+		die(rs->name, "out of memory", 0);
 
 	bench_rng_seed(&rng, seed);
 	for (size_t i = 0; i < total + nwarm; i++)
@@ -479,7 +477,7 @@ static void sanity_check(struct ctx *c)
 		else if (i == 1)
 			off = (off_t)(c->size - sizeof(a));
 		if (pread(c->fd, a, sizeof(a), off) != (ssize_t)sizeof(a))
-			die("sanity: %s failed", "pread", errno);
+			die("sanity", "pread failed", errno);
 		r = mmapio_read(c->m, off, b, sizeof(b));
 		if (r != (ssize_t)sizeof(b)) {
 			fprintf(stderr, "bench_core: sanity: mmapio_read(off=%lld) = %zd (%s)\n",
@@ -487,7 +485,7 @@ static void sanity_check(struct ctx *c)
 			exit(1);
 		}
 		if (memcmp(a, b, sizeof(a)) || memcmp(a, c->raw + off, sizeof(a)))
-			die("sanity: %s: arms disagree on file contents", "read", 0);
+			die("sanity", "arms disagree on the file contents", 0);
 	}
 	/* past the end */
 	r = mmapio_read(c->m, (off_t)c->size, b, 1);
@@ -502,11 +500,13 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: bench_core [--quick] [--file-size BYTES] [--json PATH] [--rounds N] "
-		"[--check]\n"
+		"[--dependent] [--check]\n"
 		"  --quick            ~5 s run (fewer ops and rounds)\n"
 		"  --file-size BYTES  size of the hot file (default 256M; suffixes k/M/G)\n"
 		"  --json PATH        also write the results as JSON to PATH\n"
 		"  --rounds N         interleaved rounds per row (default 31, quick 11)\n"
+		"  --dependent        read rows as a dependent chain (latency) instead of\n"
+		"                     independent ops (throughput, the default)\n"
 		"  --check            exit 2 if a read row misses the overhead target\n");
 }
 
@@ -514,7 +514,7 @@ int main(int argc, char **argv)
 {
 	uint64_t file_size = DEFAULT_FILE_SIZE;
 	const char *json_path = NULL;
-	int quick = 0, check = 0;
+	int quick = 0, check = 0, dep = 0;
 	long rounds_opt = 0;
 	struct ctx c = { .fd = -1 };
 	struct row_result res[NROWS];
@@ -530,6 +530,8 @@ int main(int argc, char **argv)
 			quick = 1;
 		} else if (!strcmp(a, "--check")) {
 			check = 1;
+		} else if (!strcmp(a, "--dependent")) {
+			dep = 1;
 		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			usage(stdout);
 			return 0;
@@ -584,8 +586,8 @@ int main(int argc, char **argv)
 		snprintf(un.release, sizeof(un.release), "?");
 	cpu_model(cpu, sizeof(cpu));
 	read_first_line("/sys/kernel/mm/transparent_hugepage/enabled", thp, sizeof(thp));
-	printf("libmmapio core benchmark (mmapio %d.%d)%s\n", MMAPIO_VERSION_MAJOR,
-	       MMAPIO_VERSION_MINOR, quick ? " --quick" : "");
+	printf("libmmapio core benchmark (mmapio %d.%d)%s%s\n", MMAPIO_VERSION_MAJOR,
+	       MMAPIO_VERSION_MINOR, quick ? " --quick" : "", dep ? " --dependent" : "");
 	printf("  kernel     : %s %s\n", un.release, un.machine);
 	printf("  cpu        : %s (%ld online)\n", cpu, sysconf(_SC_NPROCESSORS_ONLN));
 	printf("  page size  : %ld\n", pgsz);
@@ -612,7 +614,7 @@ int main(int argc, char **argv)
 	/* raw map */
 	c.raw = mmap(NULL, file_size, PROT_READ | PROT_WRITE, MAP_SHARED, c.fd, 0);
 	if (c.raw == MAP_FAILED)
-		die("%s failed", "mmap", errno);
+		die("mmap", "failed", errno);
 
 	/* mmapio map */
 	struct mmapio_opts o = { 0 };
@@ -654,7 +656,7 @@ int main(int argc, char **argv)
 	c.dst = aligned_alloc(4096, MAX_LEN);
 	c.src = aligned_alloc(4096, MAX_LEN);
 	if (!c.dst || !c.src)
-		die("%s: out of memory", "buffers", 0);
+		die("buffers", "out of memory", 0);
 	memset(c.dst, 0, MAX_LEN);
 	{
 		struct bench_rng r;
@@ -663,8 +665,11 @@ int main(int argc, char **argv)
 	}
 	sanity_check(&c);
 	printf("  method     : %u interleaved rounds per row, rotating arm order; "
-	       "median ns/op per arm\n\n",
+	       "median ns/op per arm\n",
 	       rounds);
+	printf("  reads      : %s\n\n",
+	       dep ? "dependent chain (each offset waits for the previous op's data: latency)"
+		   : "independent ops (the CPU may overlap misses: throughput)");
 	fflush(stdout);
 
 	/* rows */
@@ -678,7 +683,7 @@ int main(int argc, char **argv)
 		}
 		c.bad = 0;
 		c.first_err = 0;
-		run_row(&c, rs, ops, rounds, 1000 + i, &res[i]);
+		run_row(&c, rs, ops, rounds, dep, 1000 + i, &res[i]);
 		if (c.bad) {
 			fprintf(stderr, "bench_core: %s: %llu ops failed or were short (%s)\n",
 				rs->name, (unsigned long long)c.bad,
@@ -697,7 +702,8 @@ int main(int argc, char **argv)
 		const char *cells[NROWS * NC];
 		for (size_t i = 0; i < NROWS; i++) {
 			const struct row_result *r = &res[i];
-			snprintf(buf[i][0], 32, "%s", rows[i].name);
+			snprintf(buf[i][0], 32, "%s%s", rows[i].name,
+				 dep && !rows[i].write ? " dep" : "");
 			for (int a = 0; a < NARMS; a++)
 				snprintf(buf[i][1 + a], 32, "%.1f", r->arm[a].med);
 			snprintf(buf[i][4], 32, "%.2fx", r->speedup);
@@ -717,6 +723,9 @@ int main(int argc, char **argv)
 			printf(" %s %u%s", rows[i].name, res[i].ops, i + 1 < NROWS ? "," : "\n");
 		printf("read targets: %zu/%zu PASS\n", (size_t)(NROWS - 1) - (size_t)misses,
 		       (size_t)(NROWS - 1));
+		if (!dep)
+			printf("(independent reads: every instruction mmapio adds per op lowers the "
+			       "number of misses in flight; --dependent gives per-op latency)\n");
 	}
 
 	/* the manual-flush debt of the write row, reported, not part of any row */
@@ -738,8 +747,10 @@ int main(int argc, char **argv)
 		if (!f) {
 			fprintf(stderr, "bench_core: %s: %s\n", json_path, strerror(errno));
 		} else {
-			fprintf(f, "{\n  \"bench\": \"core\",\n  \"quick\": %s,\n",
-				quick ? "true" : "false");
+			fprintf(f,
+				"{\n  \"bench\": \"core\",\n  \"quick\": %s,\n"
+				"  \"read_mode\": \"%s\",\n",
+				quick ? "true" : "false", dep ? "dependent" : "independent");
 			fprintf(f, "  \"machine\": {\"kernel\": ");
 			json_str(f, un.release);
 			fprintf(f, ", \"arch\": ");

@@ -168,7 +168,8 @@ static int valid_opts(int mode, const struct mmapio_opts *o)
 {
 	if (mode != MMAPIO_RDONLY && mode != MMAPIO_RDWR && mode != MMAPIO_COW)
 		return 0;
-	if (o->flags & ~(MMAPIO_F_CREATE | MMAPIO_F_BORROW_FD | MMAPIO_F_NO_DIRTY))
+	if (o->flags & ~(MMAPIO_F_CREATE | MMAPIO_F_BORROW_FD | MMAPIO_F_NO_DIRTY |
+			 MMAPIO_F_DEFER_UNMAP))
 		return 0;
 	if (o->prewarm < MMAPIO_PREWARM_NONE || o->prewarm > MMAPIO_PREWARM_ASYNC)
 		return 0;
@@ -179,7 +180,7 @@ static int valid_opts(int mode, const struct mmapio_opts *o)
 	return 1;
 }
 
-static void destroy(mmapio_map *m)
+static void destroy_now(mmapio_map *m)
 {
 	if (m->base)
 		munmap(m->base, m->reserve);
@@ -188,6 +189,54 @@ static void destroy(mmapio_map *m)
 	free(m->dirty);
 	pthread_mutex_destroy(&m->lock);
 	free(m);
+}
+
+/*
+ * Quarantine (MMAPIO_F_DEFER_UNMAP): a closed map gives up its file pages
+ * and its descriptor at once, but its structure and address range live on
+ * (PROT_NONE, size 0, fd -1) until QUARANTINE more maps have been closed
+ * this way. A reader that loaded the map just before the close then finds
+ * an empty file, or faults in its copy and fails to refresh: it returns
+ * an error instead of touching freed memory or someone else's mapping.
+ */
+#define QUARANTINE 64
+static mmapio_map *quarantine[QUARANTINE];
+static unsigned quarantine_next;
+static pthread_mutex_t quarantine_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void retire(mmapio_map *m)
+{
+	pthread_mutex_lock(&m->lock);
+	atomic_store(&m->size, 0);
+	atomic_store(&m->file_size, 0);
+	if (m->base && mmap(m->base, m->reserve, PROT_NONE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1,
+			    0) == MAP_FAILED) {
+		munmap(m->base, m->reserve); /* cannot keep it reserved: release */
+		m->base = NULL;
+	}
+	m->mapped = 0;
+	if (m->own_fd)
+		close(atomic_load(&m->fd));
+	m->own_fd = false;
+	atomic_store(&m->fd, -1);
+	pthread_mutex_unlock(&m->lock);
+
+	pthread_mutex_lock(&quarantine_lock);
+	unsigned i = quarantine_next++ % QUARANTINE;
+	mmapio_map *old = quarantine[i];
+	quarantine[i] = m;
+	pthread_mutex_unlock(&quarantine_lock);
+	if (old)
+		destroy_now(old);
+}
+
+static void destroy(mmapio_map *m)
+{
+	if (m->flags & MMAPIO_F_DEFER_UNMAP)
+		retire(m);
+	else
+		destroy_now(m);
 }
 
 static int open_common(mmapio_map **out, int fd, bool own, int mode,
@@ -211,7 +260,7 @@ static int open_common(mmapio_map **out, int fd, bool own, int mode,
 	if (rc == 0 && mode == MMAPIO_RDWR)
 		rc = mmapio_set_flush_policy(m, o->flush_policy, o->flush_arg);
 	if (rc < 0) {
-		destroy(m);
+		destroy_now(m);
 		return rc;
 	}
 	switch (o->prewarm) {

@@ -49,6 +49,14 @@ enum mmapio_mode {
 #define MMAPIO_F_CREATE 0x1u	 /* path open: create the file if missing (0666 & ~umask) */
 #define MMAPIO_F_BORROW_FD 0x2u	 /* fd open: use the caller's fd as is; never dup or close it */
 #define MMAPIO_F_NO_DIRTY 0x4u	 /* do not track dirty pages (flush() then syncs the whole map) */
+/*
+ * At close, drop the file's pages and descriptor at once but keep the map
+ * structure and its address range (PROT_NONE, size 0) for the next 64 such
+ * closes. For lock-free readers that may still hold the map while another
+ * thread closes it: they see an empty file or get an error, never freed
+ * memory or whatever was mapped at that address next.
+ */
+#define MMAPIO_F_DEFER_UNMAP 0x8u
 
 /* Pre-warming at open (mmapio_opts.prewarm). */
 enum mmapio_prewarm {

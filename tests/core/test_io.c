@@ -402,10 +402,18 @@ static void *reader(void *a)
 	unsigned long n = 0;
 	uint64_t seed = 0x9e3779b97f4a7c15ull * (uint64_t)(ra->id + 1);
 	while (!atomic_load(&g->stop) && buf) {
-		/* alternate whole-map reads and small random reads */
+		/* whole-map reads, random reads, and reads at the size just published */
 		seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
-		off_t off = (n & 1) ? (off_t)(seed % g->final) : 0;
-		size_t len = (n & 1) ? 1 + (size_t)(seed >> 40) % 20000 : cap;
+		off_t off = 0;
+		size_t len = cap;
+		if (n % 3 == 1) {
+			off = (off_t)(seed % g->final);
+			len = 1 + (size_t)(seed >> 40) % 20000;
+		} else if (n % 3 == 2) {
+			uint64_t sz = mmapio_size(g->m);
+			off = (off_t)(sz > 50 ? sz - 50 : 0);
+			len = 100;
+		}
 		ssize_t r = mmapio_read(g->m, off, buf, len);
 		const char *err = NULL;
 		if (r < 0)
@@ -448,7 +456,7 @@ static void test_growth_while_reading(void **state)
 	struct grow_ctx g;
 	memset(&g, 0, sizeof g);
 	g.initial = tu_ps + 100;
-	g.final = g.initial + 300 * (tu_ps + 13);
+	g.final = g.initial + 1000 * (tu_ps + 13);
 	T_OK(tu_make_file(path, g.initial));
 	g.m = open_ok(path, MMAPIO_RDWR, NULL);
 	void *p;
@@ -464,12 +472,12 @@ static void test_growth_while_reading(void **state)
 		assert_int_equal(pthread_create(&th[i], NULL, reader, &ra[i]), 0);
 	uint64_t sz = g.initial;
 	int errs = 0;
-	for (int i = 0; i < 300 && !atomic_load(&g.bad); i++) {
+	for (int i = 0; i < 1000 && !atomic_load(&g.bad); i++) {
 		sz += tu_ps + 13;
 		int r = mmapio_resize(g.m, sz);
 		if (r)
 			errs++;
-		if (i % 50 == 0)
+		if (i % 100 == 0)
 			tu_sleep_ms(1);
 	}
 	tu_sleep_ms(20);

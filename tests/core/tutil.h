@@ -58,7 +58,7 @@
 				 #expr, t_r_, t_r_ < 0 ? strerror((int)-t_r_) : "positive"); \
 	} while (0)
 
-static char tu_dir[PATH_MAX];
+static char tu_dir[512];
 static size_t tu_ps; /* sysconf(_SC_PAGESIZE) */
 
 static inline int tu_group_setup(void **state)
@@ -222,7 +222,11 @@ static inline int tu_vmflags(const void *addr, char *out, size_t cap)
 			continue;
 		}
 		if (in && !strncmp(line, "VmFlags:", 8)) {
-			snprintf(out, cap, "%s", line + 8);
+			size_t l = strlen(line + 8);
+			if (l >= cap)
+				l = cap - 1;
+			memcpy(out, line + 8, l);
+			out[l] = 0;
 			found = 0;
 			break;
 		}

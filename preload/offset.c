@@ -1,0 +1,95 @@
+/*
+ * offset.c - shadow file offsets.
+ *
+ * read() and write() on a mapped file advance a shadow offset kept in the
+ * open file description's state, not the kernel's: moving the kernel's
+ * would cost the very syscall the map saves. The kernel's offset is brought
+ * in line ("synced") whenever someone else could look at it:
+ *   - lseek() that we do not answer ourselves, and any call passed through
+ *     to the kernel on that description (read.c, write.c),
+ *   - fork (the child shares the description), exec, posix_spawn, system,
+ *     popen, fdopen, sendfile/splice/copy_file_range (procs.c),
+ *   - the close of our last reference to it (files.c).
+ * After a fork or spawn the description is shared with another process,
+ * whose moves we cannot see: it stops using the shadow for good
+ * ("unshadow"); pread/pwrite, which take no offset, are still served.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include "shim.h"
+
+/*
+ * lseek answers we give without the kernel: SEEK_SET and SEEK_CUR landing
+ * in [0, SELF_SEEK_MAX]. Beyond that the answer depends on the file
+ * system's maximum file size (EINVAL past it), so the kernel decides.
+ */
+#define SELF_SEEK_MAX (1LL << 40)
+
+void offset_sync(struct ofd *o, int fd)
+{
+	if (!atomic_load(&o->shadow) || !atomic_load(&o->stale))
+		return;
+	int saved = errno;
+	if (REAL(lseek)(fd, (off_t)atomic_load(&o->off), SEEK_SET) >= 0)
+		atomic_store(&o->stale, false);
+	errno = saved;
+}
+
+void offset_unshadow(struct ofd *o, int fd)
+{
+	offset_sync(o, fd);
+	atomic_store(&o->shadow, false);
+}
+
+/*
+ * Sync every description we track. With unshadow_inheritable, also stop
+ * shadowing the ones a new process is about to share (fd without
+ * FD_CLOEXEC, for exec/spawn; every fd, for fork: pass a NULL check).
+ */
+void offset_sync_all(bool unshadow_inheritable)
+{
+	int hw = fd_highwater();
+	int saved = errno;
+	for (int fd = 0; fd <= hw; fd++) {
+		struct ofd *o = fd_get(fd);
+		if (!o)
+			continue;
+		offset_sync(o, fd);
+		if (unshadow_inheritable && atomic_load(&o->shadow)) {
+			int fl = REAL(fcntl)(fd, F_GETFD);
+			if (fl >= 0 && !(fl & FD_CLOEXEC))
+				atomic_store(&o->shadow, false);
+		}
+	}
+	errno = saved;
+}
+
+off_t shim_lseek(struct ofd *o, int fd, off_t off, int whence)
+{
+	if (atomic_load(&o->shadow)) {
+		int64_t cur = atomic_load(&o->off), to = -1;
+		if (whence == SEEK_SET)
+			to = off;
+		else if (whence == SEEK_CUR && !__builtin_add_overflow(cur, off, &to))
+			;
+		else
+			to = -1;
+		if (to >= 0 && to <= SELF_SEEK_MAX) {
+			if (to != cur) {
+				atomic_store(&o->off, to);
+				atomic_store(&o->stale, true);
+			}
+			return (off_t)to;
+		}
+		offset_sync(o, fd);
+	}
+	count_pass(o);
+	off_t r = REAL(lseek)(fd, off, whence);
+	if (r >= 0 && atomic_load(&o->shadow)) {
+		atomic_store(&o->off, r);
+		atomic_store(&o->stale, false);
+	}
+	return r;
+}

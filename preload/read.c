@@ -1,0 +1,249 @@
+/*
+ * read.c - the read family.
+ *
+ * A call on a descriptor we do not track costs one table lookup before the
+ * real call. On a mapped file, the bytes come from the map: no syscall, no
+ * lock, no allocation. Anything the map cannot answer exactly is asked of
+ * the kernel instead, with the same arguments, so errors, partial reads
+ * into a half-valid buffer, and I/O errors are the kernel's own:
+ *   - a negative return from mmapio_read (bad offset, EFAULT, EIO, a page
+ *     lost to truncation, a range past the reservation),
+ *   - flags we do not emulate (preadv2's RWF_NOWAIT, ...),
+ *   - descriptors that stopped shadowing their offset (shared after fork).
+ * At the end of the file we ask the core to refresh the size (one fstat,
+ * where read(2) would have been one syscall too): another process may have
+ * grown it.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include "iov.h"
+#include "shim.h"
+
+#define MAX_RW 0x7ffff000L
+
+static inline mmapio_map *map_of(struct ofd *o)
+{
+	struct file *f = o->file;
+	return f ? f->map : NULL;
+}
+
+/* Bytes read from the map at off, or -1: ask the kernel. */
+static ssize_t map_pread(struct ofd *o, void *buf, size_t len, off_t off)
+{
+	mmapio_map *m = map_of(o);
+	if (unlikely(!m))
+		return -1;
+	ssize_t n = mmapio_read(m, off, buf, len);
+	if (unlikely(n == 0 && len > 0)) {
+		/* End of file as far as we know: has it grown? */
+		if (mmapio_refresh(m) < 0)
+			return -1;
+		n = mmapio_read(m, off, buf, len);
+	}
+	if (unlikely(n < 0)) {
+		if (n == -EFAULT || n == -EIO)
+			count_fault();
+		return -1;
+	}
+	count_served(o, (size_t)n);
+	return n;
+}
+
+/* preadv from the map: all vectors or none (-1: ask the kernel). */
+static ssize_t map_preadv(struct ofd *o, const struct iovec *iov, int cnt, off_t off)
+{
+	struct iovec v[SHIM_IOV_MAX];
+	size_t total;
+	mmapio_map *m = map_of(o);
+	if (!m || off < 0 || !iov_load(iov, cnt, v, &total))
+		return -1;
+	if (total > MAX_RW)
+		return -1;
+	size_t done = 0;
+	for (int i = 0; i < cnt; i++) {
+		if (!v[i].iov_len)
+			continue;
+		ssize_t n = map_pread(o, v[i].iov_base, v[i].iov_len, off + (off_t)done);
+		if (n < 0)
+			return -1; /* the kernel redoes it all: reads have no side effects */
+		done += (size_t)n;
+		if ((size_t)n < v[i].iov_len)
+			break;
+	}
+	return (ssize_t)done;
+}
+
+static ssize_t kernel_pread(struct ofd *o, int fd, void *buf, size_t len, off_t off)
+{
+	count_pass(o);
+	return REAL(pread)(fd, buf, len, off);
+}
+
+/*
+ * Claim [old, old + want) of the shadow offset for this call, so threads
+ * sharing a description never read the same bytes twice. Returns old.
+ */
+static int64_t claim(struct ofd *o, size_t len, int64_t *got)
+{
+	mmapio_map *m = map_of(o);
+	int64_t old = atomic_load_explicit(&o->off, memory_order_relaxed);
+	for (;;) {
+		uint64_t size = m ? mmapio_size(m) : 0;
+		uint64_t want = len > MAX_RW ? MAX_RW : len;
+		if ((uint64_t)old >= size)
+			want = 0;
+		else if (want > size - (uint64_t)old)
+			want = size - (uint64_t)old;
+		if (want == 0 ||
+		    atomic_compare_exchange_weak(&o->off, &old, old + (int64_t)want)) {
+			*got = (int64_t)want;
+			return old;
+		}
+	}
+}
+
+/* The call took [old, old + claimed) but moved n bytes: fix the offset. */
+static void settle(struct ofd *o, int64_t old, int64_t claimed, ssize_t n)
+{
+	int64_t want = old + (n > 0 ? n : 0), expect = old + claimed;
+	if (want != expect)
+		atomic_compare_exchange_strong(&o->off, &expect, want);
+	atomic_store_explicit(&o->stale, true, memory_order_relaxed);
+}
+
+/* read()/readv() on a description whose offset the kernel owns. */
+static ssize_t kernel_read(struct ofd *o, int fd, void *buf, size_t len)
+{
+	count_pass(o);
+	return REAL(read)(fd, buf, len);
+}
+
+static ssize_t shim_read(struct ofd *o, int fd, void *buf, size_t len)
+{
+	if (!atomic_load_explicit(&o->shadow, memory_order_relaxed))
+		return kernel_read(o, fd, buf, len);
+	int64_t claimed;
+	int64_t old = claim(o, len, &claimed);
+	/* Nothing claimed: at the end, or len 0; map_pread refreshes the size. */
+	ssize_t n = map_pread(o, buf, claimed ? (size_t)claimed : len, old);
+	if (unlikely(n < 0)) {
+		n = kernel_pread(o, fd, buf, len, old);
+		int e = errno;
+		settle(o, old, claimed, n);
+		errno = e;
+		return n;
+	}
+	settle(o, old, claimed, n);
+	return n;
+}
+
+EXPORT ssize_t read(int fd, void *buf, size_t len)
+{
+	struct ofd *o = fd_get(fd);
+	if (likely(!o))
+		return REAL(read)(fd, buf, len);
+	return shim_read(o, fd, buf, len);
+}
+
+EXPORT ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
+{
+	if (len > buflen)
+		__chk_fail(); /* glibc's own message and abort, as without the shim */
+	return read(fd, buf, len);
+}
+
+EXPORT ssize_t pread(int fd, void *buf, size_t len, off_t off)
+{
+	struct ofd *o = fd_get(fd);
+	if (likely(!o))
+		return REAL(pread)(fd, buf, len, off);
+	ssize_t n = map_pread(o, buf, len, off);
+	return likely(n >= 0) ? n : kernel_pread(o, fd, buf, len, off);
+}
+EXPORT ssize_t pread64(int fd, void *buf, size_t len, off_t off) __attribute__((alias("pread")));
+
+EXPORT ssize_t __pread_chk(int fd, void *buf, size_t len, off_t off, size_t buflen)
+{
+	if (len > buflen)
+		__chk_fail();
+	return pread(fd, buf, len, off);
+}
+EXPORT ssize_t __pread64_chk(int fd, void *buf, size_t len, off_t off, size_t buflen)
+	__attribute__((alias("__pread_chk")));
+
+static ssize_t shim_readv(struct ofd *o, int fd, const struct iovec *iov, int cnt)
+{
+	if (!atomic_load_explicit(&o->shadow, memory_order_relaxed)) {
+		count_pass(o);
+		return REAL(readv)(fd, iov, cnt);
+	}
+	struct iovec v[SHIM_IOV_MAX];
+	size_t total;
+	if (!iov_load(iov, cnt, v, &total)) {
+		offset_sync(o, fd);
+		count_pass(o);
+		ssize_t n = REAL(readv)(fd, iov, cnt);
+		if (n > 0)
+			atomic_fetch_add(&o->off, n);
+		return n;
+	}
+	int64_t claimed;
+	int64_t old = claim(o, total, &claimed);
+	ssize_t n = map_preadv(o, iov, cnt, old);
+	if (n < 0) {
+		count_pass(o);
+		n = REAL(preadv)(fd, iov, cnt, old);
+	}
+	int e = errno;
+	settle(o, old, claimed, n);
+	errno = e;
+	return n;
+}
+
+EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
+{
+	struct ofd *o = fd_get(fd);
+	if (likely(!o))
+		return REAL(readv)(fd, iov, cnt);
+	return shim_readv(o, fd, iov, cnt);
+}
+
+EXPORT ssize_t preadv(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+	struct ofd *o = fd_get(fd);
+	if (likely(!o))
+		return REAL(preadv)(fd, iov, cnt, off);
+	ssize_t n = map_preadv(o, iov, cnt, off);
+	if (n >= 0)
+		return n;
+	count_pass(o);
+	return REAL(preadv)(fd, iov, cnt, off);
+}
+EXPORT ssize_t preadv64(int fd, const struct iovec *iov, int cnt, off_t off)
+	__attribute__((alias("preadv")));
+
+EXPORT ssize_t preadv2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
+{
+	struct ofd *o = fd_get(fd);
+	if (likely(!o) || flags != 0)
+		goto kernel;
+	if (off == -1)
+		return shim_readv(o, fd, iov, cnt);
+	ssize_t n = map_preadv(o, iov, cnt, off);
+	if (n >= 0)
+		return n;
+kernel:
+	if (o) {
+		if (off == -1)
+			offset_sync(o, fd);
+		count_pass(o);
+	}
+	ssize_t r = REAL(preadv2)(fd, iov, cnt, off, flags);
+	if (o && off == -1 && r > 0 && atomic_load(&o->shadow))
+		atomic_fetch_add(&o->off, r);
+	return r;
+}
+EXPORT ssize_t preadv64v2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
+	__attribute__((alias("preadv2")));

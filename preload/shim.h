@@ -1,0 +1,243 @@
+/*
+ * shim.h - what the shim's files share. Where each concern lives:
+ *   real.c      the real libc functions (dlsym RTLD_NEXT), usable before init
+ *   fdtable.c   fd -> open file description, lock-free lookup
+ *   files.c     one mapping per file (dev, ino), attach/detach of descriptors
+ *   offset.c    shadow file offsets and lseek; syncing the kernel's offset
+ *   config.c    MMAPIO_* environment variables
+ *   policy.c    which files are mapped, and why
+ *   stats.c     counters and the JSON report
+ *   log.c       MMAPIO_LOG messages
+ *   open.c      open/creat/close/dup/fcntl
+ *   read.c      read family;  write.c  write family, ftruncate, fsync
+ *   procs.c     fork, vfork, exec, posix_spawn, system, popen, fdopen,
+ *               sendfile, splice, copy_file_range
+ *   signals.c   sigaction/signal routed around the core's fault handler
+ */
+#ifndef MMAPIO_SHIM_H
+#define MMAPIO_SHIM_H
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <uthash.h>
+#include "mmapio.h"
+
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+#define EXPORT __attribute__((visibility("default")))
+#define TLS __thread __attribute__((tls_model("initial-exec")))
+
+/* ---- real.c ---- */
+struct real_fns {
+	int (*open)(const char *, int, ...);
+	int (*openat)(int, const char *, int, ...);
+	int (*close)(int);
+	int (*close_range)(unsigned, unsigned, int);
+	ssize_t (*read)(int, void *, size_t);
+	ssize_t (*pread)(int, void *, size_t, off_t);
+	ssize_t (*readv)(int, const struct iovec *, int);
+	ssize_t (*preadv)(int, const struct iovec *, int, off_t);
+	ssize_t (*preadv2)(int, const struct iovec *, int, off_t, int);
+	ssize_t (*write)(int, const void *, size_t);
+	ssize_t (*pwrite)(int, const void *, size_t, off_t);
+	ssize_t (*writev)(int, const struct iovec *, int);
+	ssize_t (*pwritev)(int, const struct iovec *, int, off_t);
+	ssize_t (*pwritev2)(int, const struct iovec *, int, off_t, int);
+	off_t (*lseek)(int, off_t, int);
+	int (*fsync)(int);
+	int (*fdatasync)(int);
+	int (*ftruncate)(int, off_t);
+	int (*truncate)(const char *, off_t);
+	int (*dup)(int);
+	int (*dup2)(int, int);
+	int (*dup3)(int, int, int);
+	int (*fcntl)(int, int, ...);
+	pid_t (*fork)(void);
+	pid_t (*vfork)(void);
+	int (*execve)(const char *, char *const[], char *const[]);
+	int (*execv)(const char *, char *const[]);
+	int (*execvp)(const char *, char *const[]);
+	int (*execvpe)(const char *, char *const[], char *const[]);
+	int (*fexecve)(int, char *const[], char *const[]);
+	int (*execveat)(int, const char *, char *const[], char *const[], int);
+	int (*posix_spawn)(pid_t *, const char *, const void *, const void *, char *const[],
+			   char *const[]);
+	int (*posix_spawnp)(pid_t *, const char *, const void *, const void *, char *const[],
+			    char *const[]);
+	int (*system)(const char *);
+	void *(*popen)(const char *, const char *);
+	void *(*fdopen)(int, const char *);
+	ssize_t (*sendfile)(int, int, off_t *, size_t);
+	ssize_t (*splice)(int, off_t *, int, off_t *, size_t, unsigned);
+	ssize_t (*copy_file_range)(int, off_t *, int, off_t *, size_t, unsigned);
+	int (*sigaction)(int, const void *, void *);
+};
+extern struct real_fns real;
+void shim_resolve(void);
+void *dlsym_next(const char *name);
+/* REAL(name): the real function, resolved on first use if init has not run. */
+#define REAL(name) (likely(real.name != NULL) ? real.name : (shim_resolve(), real.name))
+
+/* ---- config.c ---- */
+enum shim_mode { MODE_NEVER, MODE_ALWAYS, MODE_AUTO };
+enum shim_prewarm { PREWARM_NONE, PREWARM_WILLNEED, PREWARM_POPULATE, PREWARM_ASYNC };
+struct shim_config {
+	int mode;		   /* MMAPIO_MODE */
+	char **include, **exclude; /* MMAPIO_INCLUDE/EXCLUDE: NULL-terminated globs, or NULL */
+	uint64_t min_size, max_size; /* MMAPIO_MIN_SIZE, MMAPIO_MAX_SIZE */
+	uint64_t max_threads;	   /* MMAPIO_MAX_THREADS */
+	int prewarm;		   /* MMAPIO_PREWARM */
+	uint64_t prewarm_max;	   /* MMAPIO_PREWARM_MAX */
+	bool writes_map;	   /* MMAPIO_WRITES=map */
+	bool fsync_range;	   /* MMAPIO_FSYNC=range */
+	uint64_t flush_ms;	   /* MMAPIO_FLUSH_INTERVAL, 0 = off */
+	bool hugepages;		   /* MMAPIO_HUGEPAGES=auto */
+	bool netfs;		   /* MMAPIO_NETFS */
+	char *stats;		   /* MMAPIO_STATS: NULL, "stderr" or a path */
+	int log_level;		   /* MMAPIO_LOG: 0 error .. 3 debug */
+	char *log_file;		   /* MMAPIO_LOG_FILE */
+	uint64_t reserve;	   /* MMAPIO_RESERVE: address space per map */
+};
+extern struct shim_config cfg;
+void config_load(void);
+
+/* ---- log.c ---- */
+enum { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
+void shim_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- stats.c ---- */
+struct file_stats {
+	_Atomic uint64_t served, passthrough, bytes;
+};
+struct shim_totals {
+	_Atomic uint64_t served, passthrough, bytes, faults;
+};
+extern struct shim_totals totals;
+extern bool stats_on;
+struct file;
+void stats_record_decision(const char *path, const char *decision, const char *reason);
+void stats_file_closed(struct file *f); /* fold a file's counters into its record */
+void stats_write(void);
+void stats_reset(void);
+
+/* ---- files.c: one per (dev, ino) ---- */
+struct file_key {
+	dev_t dev;
+	ino_t ino;
+};
+struct file {
+	struct file_key key;
+	mmapio_map *map;	   /* NULL: the kernel serves this file */
+	bool writable;		   /* map is RDWR */
+	char *path;		   /* as first opened */
+	const char *decision, *reason;
+	int nfds, cap;		   /* descriptors of this file, for rebinding */
+	int *fds;
+	int bound_fd;		   /* the fd the map borrows */
+	struct file_stats st;
+	UT_hash_handle hh;
+};
+
+/* ---- fdtable.c: one per open file description ---- */
+struct ofd {
+	_Atomic int refs;	   /* fds in our table pointing here */
+	struct file *file;
+	int flags;		   /* open flags (O_ACCMODE, O_APPEND, ...) */
+	_Atomic int64_t off;	   /* shadow offset, valid when shadow is set */
+	_Atomic bool shadow;	   /* read()/write() use the shadow offset */
+	_Atomic bool stale;	   /* the kernel's offset lags the shadow */
+	struct ofd *next_free;
+};
+struct fdtab {
+	size_t n;
+	_Atomic(struct ofd *) e[];
+};
+extern _Atomic(struct fdtab *) fdtab;
+
+static inline struct ofd *fd_get(int fd)
+{
+	struct fdtab *t = atomic_load_explicit(&fdtab, memory_order_acquire);
+	if (unlikely((unsigned)fd >= (t ? t->n : 0)))
+		return NULL;
+	return atomic_load_explicit(&t->e[fd], memory_order_acquire);
+}
+int fd_put(int fd, struct ofd *o);  /* grows the table; -1 if out of memory */
+struct ofd *fd_take(int fd);	    /* remove and return the entry */
+int fd_highwater(void);
+struct ofd *ofd_alloc(void);
+void ofd_free(struct ofd *o);
+void fdtable_init(void);
+
+/* files.c */
+void files_lock(void);
+void files_unlock(void);
+/* A descriptor was opened (or dup'd onto a new description): maybe track it. */
+void files_on_open(int fd, const char *path, int flags);
+/* fd now also refers to o (dup). Caller holds nothing. */
+void files_on_dup(int newfd, struct ofd *o);
+/* fd is about to be closed: untrack it. */
+void files_on_close(int fd);
+/* The file behind fd may have changed size (ftruncate, O_TRUNC, ...). */
+void files_refresh(struct ofd *o, int fd);
+struct stat;
+void files_refresh_stat(const struct stat *st);
+void files_init(void);
+void files_fold_all(void (*fn)(struct file *)); /* for stats, under the files lock */
+
+/* ---- offset.c ---- */
+void offset_sync(struct ofd *o, int fd);     /* kernel offset := shadow */
+void offset_unshadow(struct ofd *o, int fd); /* sync, then let the kernel own it */
+void offset_sync_all(bool unshadow_inheritable);
+off_t shim_lseek(struct ofd *o, int fd, off_t off, int whence);
+
+/* ---- policy.c ---- */
+struct file_facts {
+	const char *path;
+	int fd;
+	int flags;
+	bool regular;
+	long fs_magic;
+	uint64_t size;
+};
+struct decision {
+	bool map;
+	const char *reason;
+};
+struct decision policy_decide(const struct file_facts *f);
+bool policy_path_selected(const char *path, const char **reason);
+
+/* ---- read.c / write.c helpers ---- */
+static inline void count_pass(struct ofd *o)
+{
+	if (unlikely(stats_on)) {
+		atomic_fetch_add_explicit(&totals.passthrough, 1, memory_order_relaxed);
+		if (o && o->file)
+			atomic_fetch_add_explicit(&o->file->st.passthrough, 1, memory_order_relaxed);
+	}
+}
+static inline void count_served(struct ofd *o, size_t n)
+{
+	if (unlikely(stats_on)) {
+		atomic_fetch_add_explicit(&totals.served, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&totals.bytes, n, memory_order_relaxed);
+		atomic_fetch_add_explicit(&o->file->st.served, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&o->file->st.bytes, n, memory_order_relaxed);
+	}
+}
+static inline void count_fault(void)
+{
+	atomic_fetch_add_explicit(&totals.faults, 1, memory_order_relaxed);
+}
+
+/* glibc: "*** buffer overflow detected ***" and abort. */
+extern void __chk_fail(void) __attribute__((noreturn));
+
+/* Set while the shim runs its own slow paths: nested interposed calls pass through. */
+extern TLS int shim_busy;
+extern _Atomic bool shim_ready;
+#endif

@@ -1,0 +1,200 @@
+/*
+ * stats.c - what the shim did, for people and for tests.
+ *
+ * Counters are only touched when MMAPIO_STATS is set (one predictable
+ * branch otherwise). Per file, they live in the file's state while it is
+ * open and are folded into a record keyed by path when it closes, so a
+ * file opened a thousand times is one entry. At exit (and before a
+ * successful exec) one JSON object is appended as a single line to the
+ * MMAPIO_STATS file, or written to stderr: a process tree adds one line
+ * per process image.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "shim.h"
+
+#define MAX_RECORDS 10000 /* beyond: folded into one "(other files)" entry */
+
+struct shim_totals totals;
+bool stats_on;
+
+struct record {
+	char *path;
+	const char *decision, *reason;
+	uint64_t served, passthrough, bytes;
+	UT_hash_handle hh;
+};
+static struct record *records;
+static unsigned nrecords;
+static pthread_mutex_t rec_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static struct record *record_get(const char *path)
+{
+	struct record *r;
+	HASH_FIND_STR(records, path, r);
+	if (r)
+		return r;
+	if (nrecords >= MAX_RECORDS)
+		path = "(other files)";
+	HASH_FIND_STR(records, path, r);
+	if (r || !(r = calloc(1, sizeof *r)))
+		return r;
+	if (!(r->path = strdup(path))) {
+		free(r);
+		return NULL;
+	}
+	HASH_ADD_KEYPTR(hh, records, r->path, strlen(r->path), r);
+	nrecords++;
+	return r;
+}
+
+void stats_record_decision(const char *path, const char *decision, const char *reason)
+{
+	if (!stats_on)
+		return;
+	pthread_mutex_lock(&rec_lock);
+	struct record *r = record_get(path);
+	if (r) {
+		r->decision = decision;
+		r->reason = reason;
+	}
+	pthread_mutex_unlock(&rec_lock);
+}
+
+static void fold(struct file *f)
+{
+	struct record *r = record_get(f->path ? f->path : "?");
+	uint64_t s = atomic_exchange(&f->st.served, 0);
+	uint64_t p = atomic_exchange(&f->st.passthrough, 0);
+	uint64_t b = atomic_exchange(&f->st.bytes, 0);
+	if (!r)
+		return;
+	r->decision = f->decision;
+	r->reason = f->reason;
+	r->served += s;
+	r->passthrough += p;
+	r->bytes += b;
+}
+
+void stats_file_closed(struct file *f)
+{
+	if (!stats_on)
+		return;
+	pthread_mutex_lock(&rec_lock);
+	fold(f);
+	pthread_mutex_unlock(&rec_lock);
+}
+
+/* A growable output buffer; the report is built in memory, written once. */
+struct buf {
+	char *p;
+	size_t n, cap;
+};
+
+static void put(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(struct buf *b, const char *fmt, ...)
+{
+	for (;;) {
+		va_list ap;
+		va_start(ap, fmt);
+		int k = vsnprintf(b->p ? b->p + b->n : NULL, b->p ? b->cap - b->n : 0, fmt, ap);
+		va_end(ap);
+		if (k < 0)
+			return;
+		if (b->p && b->n + (size_t)k < b->cap) {
+			b->n += (size_t)k;
+			return;
+		}
+		size_t cap = (b->cap + (size_t)k + 1) * 2;
+		char *np = realloc(b->p, cap);
+		if (!np)
+			return;
+		b->p = np;
+		b->cap = cap;
+	}
+}
+
+static void put_json_string(struct buf *b, const char *s)
+{
+	put(b, "\"");
+	for (; s && *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			put(b, "\\%c", c);
+		else if (c < 0x20)
+			put(b, "\\u%04x", c);
+		else
+			put(b, "%c", c);
+	}
+	put(b, "\"");
+}
+
+static const char *mode_name(int m)
+{
+	return m == MODE_NEVER ? "never" : m == MODE_ALWAYS ? "always" : "auto";
+}
+
+void stats_write(void)
+{
+	if (!stats_on || !cfg.stats)
+		return;
+	struct buf b = { 0 };
+	files_fold_all(stats_file_closed); /* lock order: files, then records */
+	pthread_mutex_lock(&rec_lock);
+	put(&b, "{\"pid\":%d,\"mode\":\"%s\",\"served_calls\":%lu,\"passthrough_calls\":%lu,"
+		"\"bytes_served\":%lu,\"faults_recovered\":%lu,\"files\":[",
+	    (int)getpid(), mode_name(cfg.mode), (unsigned long)atomic_load(&totals.served),
+	    (unsigned long)atomic_load(&totals.passthrough),
+	    (unsigned long)atomic_load(&totals.bytes), (unsigned long)atomic_load(&totals.faults));
+	const char *sep = "";
+	for (struct record *r = records; r; r = r->hh.next) {
+		put(&b, "%s{\"path\":", sep);
+		put_json_string(&b, r->path);
+		put(&b, ",\"decision\":");
+		put_json_string(&b, r->decision ? r->decision : "kernel");
+		put(&b, ",\"reason\":");
+		put_json_string(&b, r->reason ? r->reason : "");
+		put(&b, ",\"served_calls\":%lu,\"passthrough_calls\":%lu,\"bytes_served\":%lu}",
+		    (unsigned long)r->served, (unsigned long)r->passthrough,
+		    (unsigned long)r->bytes);
+		sep = ",";
+	}
+	put(&b, "]}\n");
+	pthread_mutex_unlock(&rec_lock);
+	if (!b.p)
+		return;
+
+	int fd = 2;
+	if (strcmp(cfg.stats, "stderr") != 0)
+		fd = REAL(open)(cfg.stats, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (fd >= 0) {
+		for (size_t off = 0; off < b.n;) {
+			ssize_t k = REAL(write)(fd, b.p + off, b.n - off);
+			if (k <= 0)
+				break;
+			off += (size_t)k;
+		}
+		if (fd != 2)
+			REAL(close)(fd);
+	} else {
+		shim_log(LOG_WARN, "cannot write stats to %s: %s", cfg.stats, strerror(errno));
+	}
+	free(b.p);
+}
+
+void stats_reset(void)
+{
+	pthread_mutex_lock(&rec_lock);
+	atomic_store(&totals.served, 0);
+	atomic_store(&totals.passthrough, 0);
+	atomic_store(&totals.bytes, 0);
+	atomic_store(&totals.faults, 0);
+	for (struct record *r = records; r; r = r->hh.next)
+		r->served = r->passthrough = r->bytes = 0;
+	pthread_mutex_unlock(&rec_lock);
+}

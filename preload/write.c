@@ -1,0 +1,276 @@
+/*
+ * write.c - the write family, ftruncate and fsync.
+ *
+ * A write goes into the map only when it changes nothing but bytes inside
+ * the file: the map is writable (the file was first mapped from an O_RDWR
+ * descriptor and MMAPIO_WRITES=map), the descriptor may write, it is not
+ * O_APPEND (the kernel picks the offset) nor O_SYNC/O_DSYNC (the write
+ * must be durable when it returns), and the whole range lies inside the
+ * current size. Everything else (extending the file, zero-length writes,
+ * faults) is the kernel's, and afterwards the map follows the new size.
+ *
+ * Durability: pages written through the map are dirty page-cache pages
+ * like any other, so fsync/fdatasync (always passed to the kernel) write
+ * them back. Not the same: the file's mtime changes at the first write to
+ * a clean page and at writeback, not at every write; inotify sees no
+ * IN_MODIFY for them.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "iov.h"
+#include "shim.h"
+
+static inline mmapio_map *writable_map(struct ofd *o)
+{
+	struct file *f = o->file;
+	if (!f || !f->writable || (o->flags & O_ACCMODE) == O_RDONLY ||
+	    (o->flags & (O_APPEND | O_SYNC | O_DSYNC)))
+		return NULL;
+	return f->map;
+}
+
+/* Write all of buf at off into the map, or return -1: ask the kernel. */
+static ssize_t map_pwrite(struct ofd *o, const void *buf, size_t len, off_t off)
+{
+	mmapio_map *m = writable_map(o);
+	if (!m || off < 0 || len == 0 || len > 0x7ffff000UL)
+		return -1;
+	uint64_t size = mmapio_size(m);
+	if ((uint64_t)off > size || len > size - (uint64_t)off)
+		return -1; /* extends the file */
+	ssize_t n = mmapio_write(m, off, buf, len);
+	if (unlikely(n != (ssize_t)len)) {
+		if (n == -EFAULT || n == -EIO || n == -ENOSPC)
+			count_fault();
+		return -1; /* the kernel writes it all again: same bytes */
+	}
+	count_served(o, len);
+	return n;
+}
+
+static ssize_t map_pwritev(struct ofd *o, const struct iovec *iov, int cnt, off_t off)
+{
+	struct iovec v[SHIM_IOV_MAX];
+	size_t total, done = 0;
+	mmapio_map *m = writable_map(o);
+	if (!m || off < 0 || !iov_load(iov, cnt, v, &total) || total == 0 ||
+	    total > 0x7ffff000UL)
+		return -1;
+	uint64_t size = mmapio_size(m);
+	if ((uint64_t)off > size || total > size - (uint64_t)off)
+		return -1;
+	for (int i = 0; i < cnt; i++) {
+		if (v[i].iov_len && map_pwrite(o, v[i].iov_base, v[i].iov_len,
+					       off + (off_t)done) < 0)
+			return -1;
+		done += v[i].iov_len;
+	}
+	return (ssize_t)done;
+}
+
+/* After the kernel wrote through a tracked description: follow growth. */
+static void after_kernel_write(struct ofd *o, int fd, ssize_t n)
+{
+	struct file *f = o->file;
+	if (n > 0 && f && f->map) {
+		int e = errno;
+		files_refresh(o, fd);
+		errno = e;
+	}
+}
+
+static ssize_t kernel_pwrite(struct ofd *o, int fd, const void *buf, size_t len, off_t off)
+{
+	count_pass(o);
+	ssize_t n = REAL(pwrite)(fd, buf, len, off);
+	after_kernel_write(o, fd, n);
+	return n;
+}
+
+/*
+ * write()/writev() through the kernel on a description we track: the
+ * kernel's offset must be ours first, and ours follows it after.
+ */
+static ssize_t kernel_write(struct ofd *o, int fd, const void *buf, const struct iovec *iov,
+			    int cnt, size_t len)
+{
+	count_pass(o);
+	offset_sync(o, fd);
+	ssize_t n = iov ? REAL(writev)(fd, iov, cnt) : REAL(write)(fd, buf, len);
+	int e = errno;
+	if (n > 0 && atomic_load(&o->shadow))
+		atomic_fetch_add(&o->off, n);
+	after_kernel_write(o, fd, n);
+	errno = e;
+	return n;
+}
+
+/* Claim [old, old + len) if it lies inside the file; false: not servable. */
+static bool claim_inside(struct ofd *o, size_t len, int64_t *old)
+{
+	mmapio_map *m = writable_map(o);
+	if (!m || !atomic_load_explicit(&o->shadow, memory_order_relaxed) || len == 0)
+		return false;
+	int64_t cur = atomic_load_explicit(&o->off, memory_order_relaxed);
+	for (;;) {
+		uint64_t size = mmapio_size(m);
+		if ((uint64_t)cur > size || len > size - (uint64_t)cur)
+			return false;
+		if (atomic_compare_exchange_weak(&o->off, &cur, cur + (int64_t)len)) {
+			*old = cur;
+			return true;
+		}
+	}
+}
+
+static ssize_t shim_write(struct ofd *o, int fd, const void *buf, const struct iovec *iov,
+			  int cnt, size_t len)
+{
+	int64_t old;
+	if (!claim_inside(o, len, &old))
+		return kernel_write(o, fd, buf, iov, cnt, len);
+	ssize_t n = iov ? map_pwritev(o, iov, cnt, old) : map_pwrite(o, buf, len, old);
+	if (n < 0) {
+		/* Give the claim back and let the kernel do it at that offset. */
+		int64_t expect = old + (int64_t)len;
+		atomic_compare_exchange_strong(&o->off, &expect, old);
+		return kernel_write(o, fd, buf, iov, cnt, len);
+	}
+	atomic_store_explicit(&o->stale, true, memory_order_relaxed);
+	return n;
+}
+
+EXPORT ssize_t write(int fd, const void *buf, size_t len)
+{
+	struct ofd *o = fd_get(fd);
+	if (likely(!o))
+		return REAL(write)(fd, buf, len);
+	return shim_write(o, fd, buf, NULL, 0, len);
+}
+
+EXPORT ssize_t pwrite(int fd, const void *buf, size_t len, off_t off)
+{
+	struct ofd *o = fd_get(fd);
+	if (likely(!o))
+		return REAL(pwrite)(fd, buf, len, off);
+	ssize_t n = map_pwrite(o, buf, len, off);
+	return n >= 0 ? n : kernel_pwrite(o, fd, buf, len, off);
+}
+EXPORT ssize_t pwrite64(int fd, const void *buf, size_t len, off_t off)
+	__attribute__((alias("pwrite")));
+
+EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
+{
+	struct ofd *o = fd_get(fd);
+	if (likely(!o))
+		return REAL(writev)(fd, iov, cnt);
+	struct iovec v[SHIM_IOV_MAX];
+	size_t total;
+	if (!iov_load(iov, cnt, v, &total))
+		return kernel_write(o, fd, NULL, iov, cnt, 0);
+	return shim_write(o, fd, NULL, iov, cnt, total);
+}
+
+static ssize_t kernel_pwritev(struct ofd *o, int fd, const struct iovec *iov, int cnt,
+			      off_t off, int flags)
+{
+	if (o)
+		count_pass(o);
+	ssize_t n = flags ? REAL(pwritev2)(fd, iov, cnt, off, flags)
+			  : REAL(pwritev)(fd, iov, cnt, off);
+	if (o)
+		after_kernel_write(o, fd, n);
+	return n;
+}
+
+EXPORT ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+	struct ofd *o = fd_get(fd);
+	if (likely(!o))
+		return REAL(pwritev)(fd, iov, cnt, off);
+	ssize_t n = map_pwritev(o, iov, cnt, off);
+	return n >= 0 ? n : kernel_pwritev(o, fd, iov, cnt, off, 0);
+}
+EXPORT ssize_t pwritev64(int fd, const struct iovec *iov, int cnt, off_t off)
+	__attribute__((alias("pwritev")));
+
+EXPORT ssize_t pwritev2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
+{
+	struct ofd *o = fd_get(fd);
+	if (likely(!o))
+		return REAL(pwritev2)(fd, iov, cnt, off, flags);
+	if (flags == 0 && off == -1) {
+		struct iovec v[SHIM_IOV_MAX];
+		size_t total;
+		if (iov_load(iov, cnt, v, &total))
+			return shim_write(o, fd, NULL, iov, cnt, total);
+	} else if (flags == 0) {
+		ssize_t n = map_pwritev(o, iov, cnt, off);
+		if (n >= 0)
+			return n;
+	}
+	if (off == -1) {
+		count_pass(o);
+		offset_sync(o, fd);
+		ssize_t n = REAL(pwritev2)(fd, iov, cnt, off, flags);
+		int e = errno;
+		if (n > 0 && atomic_load(&o->shadow))
+			atomic_fetch_add(&o->off, n);
+		after_kernel_write(o, fd, n);
+		errno = e;
+		return n;
+	}
+	return kernel_pwritev(o, fd, iov, cnt, off, flags);
+}
+EXPORT ssize_t pwritev64v2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
+	__attribute__((alias("pwritev2")));
+
+EXPORT int ftruncate(int fd, off_t len)
+{
+	int r = REAL(ftruncate)(fd, len);
+	if (r == 0) {
+		int e = errno;
+		struct ofd *o = fd_get(fd);
+		struct stat st;
+		if (o)
+			files_refresh(o, fd);
+		else if (fstat(fd, &st) == 0) /* e.g. an O_WRONLY descriptor of a mapped file */
+			files_refresh_stat(&st);
+		errno = e;
+	}
+	return r;
+}
+EXPORT int ftruncate64(int fd, off_t len) __attribute__((alias("ftruncate")));
+
+EXPORT int truncate(const char *path, off_t len)
+{
+	int r = REAL(truncate)(path, len);
+	if (r == 0) {
+		int e = errno;
+		struct stat st;
+		if (stat(path, &st) == 0)
+			files_refresh_stat(&st);
+		errno = e;
+	}
+	return r;
+}
+EXPORT int truncate64(const char *path, off_t len) __attribute__((alias("truncate")));
+
+EXPORT int fsync(int fd)
+{
+	struct ofd *o = fd_get(fd);
+	if (o)
+		count_pass(o);
+	return REAL(fsync)(fd);
+}
+
+EXPORT int fdatasync(int fd)
+{
+	struct ofd *o = fd_get(fd);
+	if (o)
+		count_pass(o);
+	return REAL(fdatasync)(fd);
+}

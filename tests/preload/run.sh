@@ -1,0 +1,385 @@
+#!/usr/bin/env bash
+# Differential tests of libmmapio_preload.so: every case runs once without the
+# shim and once with it, in the same freshly emptied scratch directory, and
+# the outputs (stdout+stderr and the exit status) must match byte for byte.
+#
+#   tests/preload/run.sh BUILD_DIR
+#
+# BUILD_DIR holds libmmapio_preload.so and tests/preload/prog_* (each built
+# twice: prog_X at -O0 and prog_X.fortify at -O2 -D_FORTIFY_SOURCE=2).
+#
+# Cases:
+#   prog_X[.fortify]        with MMAPIO_MODE=always: identical output, valid
+#                           stats (MMAPIO_STATS JSON Lines), served_calls > 0
+#   prog_X[.fortify]/never  with MMAPIO_MODE=never: identical output, nothing served
+#   real programs           cat, sha256sum, cmp, cp, dd, head, tail, sqlite3,
+#                           python3: identical output; where the program reads
+#                           the data file with read/pread the stats must show
+#                           served calls on it; where it does not (stdio,
+#                           copy_file_range) the case says it was checked for
+#                           identical output only
+#   include/exclude globs, MMAPIO_STATS=stderr
+#
+# Prints "ok CASE", "FAIL CASE: reason" or "skip CASE: reason" per case, then
+# "N passed, M failed, K skipped". Exits 1 if anything failed.
+# Environment knobs (not MMAPIO_*, which are cleared):
+#   PRELOAD_TEST_ONLY=REGEX         run only cases whose name matches
+#   PRELOAD_TEST_TIMEOUT=SECONDS    per command (default 300)
+#   PRELOAD_TEST_DETERMINISM=1      also run every baseline twice and compare
+#   PRELOAD_TEST_KEEP=1             keep the artifacts directory even when all pass
+set -u
+
+if [ $# -lt 1 ]; then
+    echo "usage: $0 BUILD_DIR" >&2
+    exit 2
+fi
+BUILD=$(cd "$1" 2>/dev/null && pwd) || { echo "$0: no such directory: $1" >&2; exit 2; }
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+LIB=$BUILD/libmmapio_preload.so
+PROGS=$BUILD/tests/preload
+PY=${PYTHON:-python3}
+TO=${PRELOAD_TEST_TIMEOUT:-300}
+ONLY=${PRELOAD_TEST_ONLY:-}
+DET=${PRELOAD_TEST_DETERMINISM:-0}
+
+# A clean environment: no inherited preload, no shim settings.
+unset LD_PRELOAD
+for v in $(env | sed -n 's/^\(MMAPIO_[A-Za-z0-9_]*\)=.*/\1/p'); do unset "$v"; done
+export LC_ALL=C
+
+TMP=$(mktemp -d /tmp/mmapio-preload-tests.XXXXXX) || exit 2
+W=$TMP/w          # the scratch directory: same path for both runs of a case
+OUT=$TMP/out      # kept outputs
+STATS=$TMP/stats.jsonl
+SRC=$TMP/src      # input files for the real programs
+mkdir -p "$OUT" "$SRC"
+
+have_lib=1
+[ -f "$LIB" ] || have_lib=0
+
+# Wrappers: "$RUN cmd args" runs cmd without the shim, with it (always) or with it (never).
+cat > "$TMP/run-base" <<EOF
+#!/bin/sh
+exec timeout -k 5 $TO "\$@"
+EOF
+cat > "$TMP/run-always" <<EOF
+#!/bin/sh
+exec timeout -k 5 $TO env LD_PRELOAD='$LIB' MMAPIO_MODE=always MMAPIO_STATS='$STATS' "\$@"
+EOF
+cat > "$TMP/run-never" <<EOF
+#!/bin/sh
+exec timeout -k 5 $TO env LD_PRELOAD='$LIB' MMAPIO_MODE=never MMAPIO_STATS='$STATS' "\$@"
+EOF
+chmod +x "$TMP"/run-*
+
+pass=0
+failn=0
+skipn=0
+ok() { echo "ok $1"; pass=$((pass + 1)); }
+fail() { echo "FAIL $1: $2"; failn=$((failn + 1)); }
+skip() { echo "skip $1: $2"; skipn=$((skipn + 1)); }
+selected() { [ -z "$ONLY" ] || [[ $1 =~ $ONLY ]]; }
+
+# run_side MODE OUTFILE FUNC: empty the scratch dir, run FUNC in it with RUN set for MODE.
+run_side() {
+    local mode=$1 out=$2 fn=$3
+    rm -rf "$W"
+    mkdir -p "$W"
+    rm -f "$STATS"
+    (
+        cd "$W" || exit 99
+        RUN=$TMP/run-$mode
+        "$fn"
+    ) > "$out" 2>&1
+    local rc=$?
+    echo "exit=$rc" >> "$out"
+    if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+        echo "(timed out after ${TO}s)" >> "$out"
+    fi
+}
+
+# Describe the first difference between two output files in one line.
+first_diff() { # A B [LABEL_A LABEL_B]
+    local a=$1 b=$2 na=${3:-without shim} nb=${4:-with shim} line
+    line=$(cmp "$a" "$b" 2>&1 | sed -n 's/.*line \([0-9]*\).*/\1/p' | head -n 1)
+    [ -n "$line" ] || line=1
+    if cmp "$a" "$b" 2>&1 | grep -q EOF; then
+        line=$((line + 1))
+    fi
+    local la lb
+    la=$(sed -n "${line}p" "$a" | cut -c1-200)
+    lb=$(sed -n "${line}p" "$b" | cut -c1-200)
+    printf 'line %s: %s [%s] %s [%s]' "$line" "$na" "$la" "$nb" "$lb"
+}
+
+# value KEY from a stats.py summary line
+sval() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<< "$1"; }
+
+# check_case CASE FUNC [EXPECT NAME...]
+#   EXPECT: "served" - served_calls > 0 (total, or on NAME when given)
+#           "maybe"  - report whether NAME was served; only identical output required
+check_case() {
+    local case=$1 fn=$2 expect=${3:-served}
+    shift 3 2>/dev/null || shift $#
+    local names=("$@")
+    local base=$OUT/$case.base shim=$OUT/$case.shim never=$OUT/$case.never
+    selected "$case" || return 0
+
+    run_side base "$base" "$fn"
+    if ! grep -q '^exit=0$' "$base"; then
+        fail "$case" "baseline run (no shim) failed: $(tail -n 2 "$base" | tr '\n' ' ')(see $base)"
+        [ -n "${WITH_NEVER:-}" ] && fail "$case/never" "baseline run (no shim) failed"
+        return
+    fi
+    if [ "$DET" = 1 ]; then
+        run_side base "$base.again" "$fn"
+        if ! cmp -s "$base" "$base.again"; then
+            fail "$case" "baseline is not deterministic: $(first_diff "$base" "$base.again" "first run" "second run")"
+            return
+        fi
+    fi
+    if [ "$have_lib" = 0 ]; then
+        fail "$case" "shim library $LIB not found"
+        [ -n "${WITH_NEVER:-}" ] && fail "$case/never" "shim library $LIB not found"
+        return
+    fi
+
+    # with the shim, MMAPIO_MODE=always
+    run_side always "$shim" "$fn"
+    local st rc
+    st=$("$PY" "$HERE/stats.py" "$STATS" "${names[@]}" 2>&1)
+    rc=$?
+    cp -f "$STATS" "$OUT/$case.stats.jsonl" 2>/dev/null
+    if ! cmp -s "$base" "$shim"; then
+        fail "$case" "output differs with the shim: $(first_diff "$base" "$shim") (full: $base vs $shim)"
+    elif [ $rc = 2 ]; then
+        fail "$case" "identical output, but no stats were written to MMAPIO_STATS"
+    elif [ $rc != 0 ]; then
+        fail "$case" "identical output, but stats are malformed: $st (see $OUT/$case.stats.jsonl)"
+    else
+        local served=$(sval "$st" served) note=""
+        if [ ${#names[@]} -gt 0 ]; then
+            local n v nserved=0
+            for n in "${names[@]}"; do
+                v=$(sval "$st" "$n")
+                nserved=$((nserved + ${v##*:}))
+                note="$note $n=$v"
+            done
+            if [ "$expect" = served ]; then
+                if [ "$nserved" -gt 0 ]; then
+                    ok "$case"
+                else
+                    fail "$case" "identical output, but the shim served no calls on${note} (stats: $st)"
+                fi
+            else
+                if [ "$nserved" -gt 0 ]; then
+                    ok "$case (served:${note})"
+                else
+                    ok "$case (identical output only: not served by the shim,${note#?}; $EXPLAIN)"
+                fi
+            fi
+        elif [ "$served" -gt 0 ]; then
+            ok "$case"
+        else
+            fail "$case" "identical output, but served_calls is 0 (stats: $st)"
+        fi
+    fi
+
+    # with the shim, MMAPIO_MODE=never
+    if [ -n "${WITH_NEVER:-}" ]; then
+        run_side never "$never" "$fn"
+        st=$("$PY" "$HERE/stats.py" "$STATS" 2>&1)
+        rc=$?
+        if ! cmp -s "$base" "$never"; then
+            fail "$case/never" "output differs with MMAPIO_MODE=never: $(first_diff "$base" "$never") (full: $base vs $never)"
+        elif [ $rc = 1 ]; then
+            fail "$case/never" "identical output, but stats are malformed: $st"
+        elif [ $rc = 0 ] && [ "$(sval "$st" served)" != 0 ]; then
+            fail "$case/never" "identical output, but MMAPIO_MODE=never served calls: $st"
+        else
+            ok "$case/never"
+        fi
+    fi
+}
+
+# ---------------------------------------------------------------- programs
+progs=()
+for p in "$PROGS"/prog_*; do
+    [ -f "$p" ] && [ -x "$p" ] || continue
+    case ${p##*/} in
+    prog_execchild | prog_execchild.*) continue ;; # helper of prog_procs, not a test
+    *.c | *.o | *.d) continue ;;
+    esac
+    progs+=("$p")
+done
+if [ ${#progs[@]} -eq 0 ]; then
+    fail "programs" "no test programs found in $PROGS (build them: make, or tests/preload/build.sh $BUILD)"
+fi
+nfn=0
+for p in "${progs[@]}"; do
+    name=${p##*/}
+    eval "prog_fn_$((++nfn))() { \"\$RUN\" '$p' \"\$PWD/d\"; }"
+    WITH_NEVER=1 check_case "$name" "prog_fn_$nfn" served
+done
+
+# ---------------------------------------------------------------- real programs
+"$PY" - "$SRC" <<'PYEOF'
+import os, random, sys
+d = sys.argv[1]
+r = random.Random(20240601)
+data = r.randbytes(3_000_000)
+open(os.path.join(d, "data.bin"), "wb").write(data)
+b = bytearray(data); b[1_234_567] ^= 0x40
+open(os.path.join(d, "data2.bin"), "wb").write(bytes(b))
+open(os.path.join(d, "other.bin"), "wb").write(r.randbytes(700_000))
+open(os.path.join(d, "small.txt"), "w").write("".join(f"line {i} {i * i}\n" for i in range(5000)))
+open(os.path.join(d, "small2.txt"), "w").write("".join(f"line {i} {i * i + (i == 4321)}\n" for i in range(5000)))
+PYEOF
+prep() { cp "$SRC"/* .; }
+
+r_cat_pipe() { prep; "$RUN" cat data.bin small.txt | sha256sum; echo "rc=${PIPESTATUS[*]}"; }
+r_cat_file() { prep; "$RUN" cat data.bin small.txt > out.bin; echo "rc=$?"; sha256sum out.bin; }
+r_sha256sum() { prep; "$RUN" sha256sum data.bin small.txt; echo "rc=$?"; }
+r_cmp() {
+    prep
+    cp data.bin copy.bin
+    "$RUN" cmp data.bin copy.bin; echo "rc=$?"
+    "$RUN" cmp data.bin data2.bin; echo "rc=$?"
+    "$RUN" cmp -l small.txt small2.txt; echo "rc=$?"
+    "$RUN" cmp -i 1000:1000 data.bin data2.bin; echo "rc=$?"
+    "$RUN" cmp data.bin other.bin; echo "rc=$?"
+}
+r_cp() {
+    prep
+    "$RUN" cp data.bin c1.bin; echo "rc=$?"
+    "$RUN" cp --sparse=always other.bin c2.bin; echo "rc=$?"
+    sha256sum c1.bin c2.bin
+}
+r_dd() {
+    prep
+    "$RUN" dd if=data.bin bs=1000 skip=7 count=50 status=none | sha256sum
+    "$RUN" dd if=data.bin of=dd.out bs=4096 skip=5 seek=3 count=20 status=none; echo "rc=$?"
+    "$RUN" dd if=data.bin bs=65536 status=none | sha256sum
+    "$RUN" dd if=other.bin of=dd.out bs=1000 count=30 conv=notrunc status=none; echo "rc=$?"
+    sha256sum dd.out
+}
+r_head_tail() {
+    prep
+    "$RUN" head -c 100000 data.bin | sha256sum
+    "$RUN" tail -c 12345 data.bin | sha256sum
+    "$RUN" tail -n 3 small.txt
+    "$RUN" head -n 2 small.txt
+}
+r_sqlite() {
+    prep
+    "$RUN" sqlite3 -bail test.db < "$HERE/sqlite_workload.sql"; echo "rc=$?"
+    "$RUN" sqlite3 -bail test.db < "$HERE/sqlite_reopen.sql"; echo "rc=$?"
+    sha256sum test.db
+    ls
+}
+r_sqlite_wal() {
+    prep
+    "$RUN" sqlite3 -bail wal.db < "$HERE/sqlite_wal.sql"; echo "rc=$?"
+    "$RUN" sqlite3 -bail wal.db 'PRAGMA integrity_check; SELECT count(*), sum(a) FROM w;'; echo "rc=$?"
+    sqlite3 wal.db .dump | sha256sum
+    ls
+}
+r_python() { prep; "$RUN" /usr/bin/python3 -I "$HERE/py_io.py"; echo "rc=$?"; }
+r_include() { prep; MMAPIO_INCLUDE='*data.bin' "$RUN" cat data.bin other.bin | sha256sum; }
+r_exclude() { prep; MMAPIO_EXCLUDE='*data.bin' "$RUN" cat data.bin other.bin | sha256sum; }
+
+need() { command -v "$1" > /dev/null 2>&1; }
+real() { # CASE FUNC EXPECT EXPLAIN NAME... ; skipped when a tool is missing
+    local tool=$1
+    shift
+    if ! need "$tool"; then
+        selected "$1" && skip "$1" "$tool is not installed"
+        return
+    fi
+    local case=$1 fn=$2 expect=$3
+    EXPLAIN=$4
+    shift 4
+    check_case "$case" "$fn" "$expect" "$@"
+}
+real cat cat-pipe r_cat_pipe served "" data.bin
+real cat cat-file r_cat_file maybe "cat copies file to file with copy_file_range" data.bin
+real sha256sum sha256sum r_sha256sum maybe "sha256sum reads through stdio (fopen/fread), which no preload sees" data.bin
+real cmp cmp r_cmp served "" data.bin
+real cp cp r_cp maybe "cp copies with copy_file_range/FICLONE" data.bin
+real dd dd r_dd served "" data.bin
+real head head-tail r_head_tail served "" data.bin
+real sqlite3 sqlite3 r_sqlite served "" test.db
+real sqlite3 sqlite3-wal r_sqlite_wal served "" wal.db
+if [ -x /usr/bin/python3 ]; then
+    real /usr/bin/python3 python3 r_python served "" py.bin
+else
+    selected python3 && skip python3 "/usr/bin/python3 is not installed"
+fi
+
+# include/exclude globs: served must follow the globs
+glob_case() { # CASE FUNC SERVED_NAME UNSERVED_NAME
+    local case=$1 fn=$2 yes=$3 no=$4
+    selected "$case" || return 0
+    local base=$OUT/$case.base shim=$OUT/$case.shim
+    run_side base "$base" "$fn"
+    if [ "$have_lib" = 0 ]; then
+        fail "$case" "shim library $LIB not found"
+        return
+    fi
+    run_side always "$shim" "$fn"
+    local st
+    st=$("$PY" "$HERE/stats.py" "$STATS" "$yes" "$no" 2>&1)
+    local vy vn
+    vy=$(sval "$st" "$yes")
+    vn=$(sval "$st" "$no")
+    if ! cmp -s "$base" "$shim"; then
+        fail "$case" "output differs with the shim: $(first_diff "$base" "$shim")"
+    elif [ "${st%% *}" != ok ]; then
+        fail "$case" "stats: $st"
+    elif [ "${vy##*:}" -le 0 ] 2>/dev/null || [ -z "$vy" ]; then
+        fail "$case" "$yes should be served ($st)"
+    elif [ "${vn##*:}" != 0 ]; then
+        fail "$case" "$no should not be served ($st)"
+    else
+        ok "$case"
+    fi
+}
+if need cat; then
+    glob_case include-glob r_include data.bin other.bin
+    glob_case exclude-glob r_exclude other.bin data.bin
+fi
+
+# MMAPIO_STATS=stderr: stdout unchanged, one valid JSON line per process on stderr
+if selected stats-stderr; then
+    p=$PROGS/prog_rw
+    if [ ! -x "$p" ]; then
+        fail stats-stderr "$p not built"
+    elif [ "$have_lib" = 0 ]; then
+        fail stats-stderr "shim library $LIB not found"
+    else
+        rm -rf "$W" && mkdir -p "$W"
+        (cd "$W" && timeout -k 5 "$TO" "$p" "$W/d" > "$OUT/stats-stderr.base" 2> /dev/null)
+        rm -rf "$W" && mkdir -p "$W"
+        (cd "$W" && timeout -k 5 "$TO" env LD_PRELOAD="$LIB" MMAPIO_MODE=always MMAPIO_STATS=stderr \
+            "$p" "$W/d" > "$OUT/stats-stderr.out" 2> "$OUT/stats-stderr.err")
+        st=$("$PY" "$HERE/stats.py" "$OUT/stats-stderr.err" 2>&1)
+        if ! cmp -s "$OUT/stats-stderr.base" "$OUT/stats-stderr.out"; then
+            fail stats-stderr "stdout differs: $(first_diff "$OUT/stats-stderr.base" "$OUT/stats-stderr.out")"
+        elif [ "${st%% *}" != ok ] || [ "$(sval "$st" lines)" != 1 ] || [ "$(sval "$st" served)" = 0 ]; then
+            fail stats-stderr "stderr should hold exactly one stats line with served calls: $st"
+        else
+            ok stats-stderr
+        fi
+    fi
+fi
+
+rm -rf "$W"
+if [ "$failn" = 0 ] && [ "${PRELOAD_TEST_KEEP:-0}" != 1 ]; then
+    rm -rf "$TMP"
+fi
+if [ "$skipn" -gt 0 ]; then
+    echo "$pass passed, $failn failed, $skipn skipped"
+else
+    echo "$pass passed, $failn failed"
+fi
+[ "$failn" = 0 ]
