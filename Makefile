@@ -124,5 +124,9 @@ install: $(LIBS) $(B)/mmapio.pc
 clean:
 	rm -rf build build-asan build-tsan
 
+# Feature areas add their own targets (see each rules.mk): they may append
+# to TEST_SCRIPTS (run by tests/run-all.sh after the core suites) and use $(B).
+-include $(wildcard tests/*/rules.mk bench/*/rules.mk scripts/rules.mk)
+
 .PHONY: all setup test test-asan bench install clean
 .DELETE_ON_ERROR:

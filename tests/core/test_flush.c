@@ -9,6 +9,7 @@
 #include "testing.h"
 
 #include <pthread.h>
+#include <sys/wait.h>
 
 #define MAXREC 512
 static pthread_mutex_t rec_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -415,6 +416,48 @@ static void test_policy_interval(void **state)
 	T_EQ(rec_count(), 1);
 }
 
+/* A fork child with an interval map gets a flusher thread of its own. */
+static void test_interval_in_fork_child(void **state)
+{
+	(void)state;
+	const uint64_t P = tu_ps;
+	char path[PATH_MAX];
+	mmapio_map *m = open_rw("forkint", 4 * P, MMAPIO_FLUSH_INTERVAL, 20, 0, path);
+	T_EQ(mmapio__flusher_running(), 1);
+	fflush(NULL);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* no cmocka assertions in the child: exit codes only */
+		pthread_mutex_init(&rec_lock, NULL);
+		alarm(10);
+		if (mmapio__flusher_running() != 1 || mmapio__flusher_maps() != 1)
+			_exit(2);
+		nrec = 0;
+		uint8_t b = 1;
+		if (mmapio_write(m, (off_t)(2 * P), &b, 1) != 1)
+			_exit(3);
+		uint64_t end = tu_now_ns() + 2000000000ull;
+		while (rec_count() == 0 && tu_now_ns() < end)
+			tu_sleep_ms(2);
+		if (rec_count() == 0)
+			_exit(4);
+		if (recs[0].off != 2 * P || recs[0].len != P)
+			_exit(5);
+		if (mmapio_close(m) != 0 || mmapio__flusher_maps() != 0)
+			_exit(6);
+		_exit(0);
+	}
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		fail_msg("fork child: %s %d", WIFEXITED(st) ? "exit code" : "signal",
+			 WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+	T_EQ(mmapio__flusher_running(), 1); /* the parent's thread is unaffected */
+	T_OK(mmapio_close(m));
+	T_EQ(mmapio__flusher_maps(), 0);
+}
+
 /* close makes a final flush of the dirty pages. */
 static void test_close_final_flush(void **state)
 {
@@ -534,6 +577,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_policy_bytes, setup_hook, teardown_hook),
 		cmocka_unit_test_setup_teardown(test_policy_writes, setup_hook, teardown_hook),
 		cmocka_unit_test_setup_teardown(test_policy_interval, setup_hook, teardown_hook),
+		cmocka_unit_test_setup_teardown(test_interval_in_fork_child, setup_hook, teardown_hook),
 		cmocka_unit_test_setup_teardown(test_close_final_flush, setup_hook, teardown_hook),
 		cmocka_unit_test_setup_teardown(test_stats_match_hook, setup_hook, teardown_hook),
 		cmocka_unit_test_setup_teardown(test_flush_rdonly_cow_noop, setup_hook, teardown_hook),

@@ -498,6 +498,54 @@ static void test_growth_while_reading(void **state)
 	T_OK(mmapio_close(g.m));
 }
 
+/*
+ * The same with shrinking too: the file goes up and down (never below the
+ * initial size) while readers run. Readers get data, short counts or 0, never
+ * an error; the base stays put.
+ */
+static void test_resize_up_down_while_reading(void **state)
+{
+	(void)state;
+	char path[PATH_MAX];
+	tu_path(path, sizeof path, "updown");
+	struct grow_ctx g;
+	memset(&g, 0, sizeof g);
+	g.initial = 2 * tu_ps + 100;
+	g.final = g.initial + 64 * tu_ps; /* the largest size used */
+	T_OK(tu_make_file(path, g.initial));
+	g.m = open_ok(path, MMAPIO_RDWR, NULL);
+	void *p;
+	T_EQ(mmapio_view(g.m, 0, 1, &p), 1);
+	g.base = p;
+	atomic_init(&g.stop, 0);
+	atomic_init(&g.bad, 0);
+	atomic_init(&g.reads, 0);
+	pthread_t th[2];
+	struct reader_arg ra[2] = { { &g, 0 }, { &g, 1 } };
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, reader, &ra[i]), 0);
+	int errs = 0;
+	uint64_t seed = 12345;
+	for (int i = 0; i < 600 && !atomic_load(&g.bad); i++) {
+		seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+		uint64_t sz = g.initial + seed % (g.final - g.initial + 1);
+		if (mmapio_resize(g.m, sz))
+			errs++;
+	}
+	T_OK(mmapio_resize(g.m, g.final));
+	tu_sleep_ms(10);
+	atomic_store(&g.stop, 1);
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	if (atomic_load(&g.bad))
+		fail_msg("%s %s", g.why[0], g.why[1]);
+	T_EQ(errs, 0);
+	assert_true(atomic_load(&g.reads) > 2);
+	T_EQ(mmapio_view(g.m, 0, 1, &p), 1);
+	T_EQ(p, g.base);
+	T_OK(mmapio_close(g.m));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -511,6 +559,7 @@ int main(void)
 		cmocka_unit_test(test_iter),
 		cmocka_unit_test(test_iter_follows_growth),
 		cmocka_unit_test(test_growth_while_reading),
+		cmocka_unit_test(test_resize_up_down_while_reading),
 	};
 	return cmocka_run_group_tests(tests, tu_group_setup, tu_group_teardown);
 }

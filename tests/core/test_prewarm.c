@@ -6,6 +6,7 @@
 #include "testing.h"
 
 #include <sys/utsname.h>
+#include <sys/wait.h>
 
 #define NPAGES 256
 
@@ -225,6 +226,39 @@ static void test_prewarm_async_then_close(void **state)
 	T_OK(mmapio_close(m));
 }
 
+/* A fork child can still prewarm asynchronously (its own worker). */
+static void test_prewarm_async_in_fork_child(void **state)
+{
+	(void)state;
+	char path[PATH_MAX];
+	cold_file(path, "forkpw", NPAGES * tu_ps);
+	mmapio_map *m = open_mode(path, MMAPIO_RDONLY, MMAPIO_PREWARM_NONE);
+	T_EQ(mmapio_prewarm_async(m, 0, tu_ps), MMAPIO_TIER_ASYNC); /* the worker exists */
+	assert_true(mmapio_prewarm_wait(m) > 0);
+	fflush(NULL);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		alarm(10); /* a missing worker would make the wait hang */
+		if (mmapio_prewarm_async(m, 0, NPAGES * tu_ps) != MMAPIO_TIER_ASYNC)
+			_exit(2);
+		if (mmapio_prewarm_wait(m) <= 0)
+			_exit(3);
+		if (map_resident(m) != NPAGES)
+			_exit(4);
+		mmapio_close(m);
+		_exit(0);
+	}
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		fail_msg("fork child: %s %d", WIFEXITED(st) ? "exit code" : "signal",
+			 WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+	T_EQ(mmapio_prewarm_async(m, 0, NPAGES * tu_ps), MMAPIO_TIER_ASYNC);
+	assert_true(mmapio_prewarm_wait(m) > 0);
+	T_OK(mmapio_close(m));
+}
+
 /* A file that shrank under the map: prewarm reports an error or clamps, never crashes. */
 static void test_prewarm_after_truncate(void **state)
 {
@@ -259,6 +293,7 @@ int main(void)
 		cmocka_unit_test(test_prewarm_async_explicit),
 		cmocka_unit_test(test_prewarm_lazy_at_open),
 		cmocka_unit_test(test_prewarm_async_then_close),
+		cmocka_unit_test(test_prewarm_async_in_fork_child),
 		cmocka_unit_test(test_prewarm_after_truncate),
 	};
 	return cmocka_run_group_tests(tests, tu_group_setup, tu_group_teardown);

@@ -175,7 +175,7 @@ check_case() {
                 if [ "$nserved" -gt 0 ]; then
                     ok "$case (served:${note})"
                 else
-                    ok "$case (identical output only: not served by the shim,${note#?}; $EXPLAIN)"
+                    ok "$case (identical output only: not served by the shim: ${note# }; $EXPLAIN)"
                 fi
             fi
         elif [ "$served" -gt 0 ]; then
