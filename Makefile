@@ -74,10 +74,10 @@ $(B)/tests/%: tests/core/%.c $(B)/libmmapio.a
 $(B)/tests/%.portable: tests/core/%.c $(B)/libmmapio-portable.a
 	@mkdir -p $(@D)
 	$(CC) $(BASE) -O1 -g $< $(B)/libmmapio-portable.a -lcmocka $(LDLIBS) -o $@
-$(B)/tests/preload/%: tests/preload/%.c
+$(B)/tests/preload/%: tests/preload/%.c $(wildcard tests/preload/*.h)
 	@mkdir -p $(@D)
 	$(CC) -std=gnu11 -Wall -Wextra -pthread -O0 -g $< -o $@ -lm
-$(B)/tests/preload/%.fortify: tests/preload/%.c
+$(B)/tests/preload/%.fortify: tests/preload/%.c $(wildcard tests/preload/*.h)
 	@mkdir -p $(@D)
 	$(CC) -std=gnu11 -Wall -Wextra -pthread -O2 -D_FORTIFY_SOURCE=2 $< -o $@ -lm
 $(B)/bench/%: bench/%.c $(B)/libmmapio.a $(wildcard bench/*.h)

@@ -40,7 +40,7 @@ static bool thp_disabled(const char *path)
 	return strstr(buf, "[never]") || strstr(buf, "[deny]");
 }
 
-int mmapio__huge_probe(int fd, size_t *pgsz)
+int mmapio__huge_probe(int fd, size_t *pgsz, bool want_thp)
 {
 	struct statfs sf;
 	if (fstatfs(fd, &sf) < 0)
@@ -49,7 +49,7 @@ int mmapio__huge_probe(int fd, size_t *pgsz)
 		*pgsz = (size_t)sf.f_bsize;
 		return MMAPIO_HUGE_TLBFS;
 	}
-	if (thp_disabled("/sys/kernel/mm/transparent_hugepage/enabled"))
+	if (!want_thp || thp_disabled("/sys/kernel/mm/transparent_hugepage/enabled"))
 		return MMAPIO_HUGE_OFF;
 	if ((unsigned long)sf.f_type == TMPFS_MAGIC &&
 	    thp_disabled("/sys/kernel/mm/transparent_hugepage/shmem_enabled"))

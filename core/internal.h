@@ -85,7 +85,8 @@ void mmapio__prewarm_cancel(mmapio_map *m);
 int mmapio__touch(mmapio_map *m, uint64_t off, uint64_t len);
 
 /* huge.c */
-int mmapio__huge_probe(int fd, size_t *pgsz);
+/* Tier the file allows; sysfs is read only when want_thp. */
+int mmapio__huge_probe(int fd, size_t *pgsz, bool want_thp);
 int mmapio__huge_apply(mmapio_map *m, void *addr, size_t len);
 
 /* util */

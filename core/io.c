@@ -26,7 +26,7 @@ static bool in_map(const mmapio_map *m, const void *addr)
  * file, it really has no backing: -ENOSPC when writing and the file system is
  * full, else -EIO.
  */
-static int recover(mmapio_map *m, int rc, void *addr, bool writing)
+static int recover(mmapio_map *m, int rc, void *addr, bool writing, bool last_try)
 {
 	atomic_fetch_add(&m->st.faults, 1);
 	if (!in_map(m, addr))
@@ -35,8 +35,11 @@ static int recover(mmapio_map *m, int rc, void *addr, bool writing)
 	if (r < 0)
 		return r;
 	/* Past the end now (another process's truncate, or our own resize
-	 * racing this call): retry, the bounds check will see the new end. */
-	if ((uint64_t)((unsigned char *)addr - m->base) >= atomic_load(&m->size))
+	 * racing this call): retry, the bounds check will see the new end.
+	 * Inside it, the size may have gone down and up again while we
+	 * waited for the lock: retry too; a page that really has no backing
+	 * faults every time, and io_slow gives up after MAX_RETRIES. */
+	if ((uint64_t)((unsigned char *)addr - m->base) >= atomic_load(&m->size) || !last_try)
 		return -EAGAIN;
 	if (writing) {
 		struct statvfs sv;
@@ -84,7 +87,7 @@ static __attribute__((noinline, cold)) ssize_t io_slow(mmapio_map *m, off_t off,
 				mmapio__after_write(m, (uint64_t)off, (size_t)n);
 			return n;
 		}
-		rc = recover(m, rc, fault, writing);
+		rc = recover(m, rc, fault, writing, tries == MAX_RETRIES - 1);
 		if (rc != -EAGAIN || tries == MAX_RETRIES)
 			return rc == -EAGAIN ? -EIO : rc;
 	}

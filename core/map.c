@@ -135,7 +135,7 @@ static int setup(mmapio_map *m, const struct mmapio_opts *o)
 
 	m->pgsz = (size_t)sysconf(_SC_PAGESIZE);
 	m->huge_tier = MMAPIO_HUGE_OFF;
-	int tier = mmapio__huge_probe(fd, &m->pgsz);
+	int tier = mmapio__huge_probe(fd, &m->pgsz, o->huge == MMAPIO_HUGE_AUTO);
 	if (tier == MMAPIO_HUGE_TLBFS)
 		m->huge_tier = tier; /* the file system decides; not a choice */
 	else if (o->huge == MMAPIO_HUGE_AUTO && tier == MMAPIO_HUGE_THP)

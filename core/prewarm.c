@@ -36,7 +36,7 @@ int mmapio__touch(mmapio_map *m, uint64_t start, uint64_t end)
 	return MMAPIO_TIER_TOUCH;
 }
 
-static int prewarm_span(mmapio_map *m, uint64_t off, uint64_t len)
+static int prewarm_span(mmapio_map *m, uint64_t off, uint64_t len, bool retried)
 {
 	uint64_t start, end;
 	uint64_t size = atomic_load_explicit(&m->size, memory_order_acquire);
@@ -44,8 +44,15 @@ static int prewarm_span(mmapio_map *m, uint64_t off, uint64_t len)
 		return MMAPIO_TIER_POPULATE; /* nothing to do */
 	if (madvise(m->base + start, end - start, MADV_POPULATE_READ) == 0)
 		return MMAPIO_TIER_POPULATE;
+	if (errno == EFAULT) {
+		/* Pages past a new end of file (another process truncated it):
+		 * follow the size and warm what is left, once. */
+		if (!retried && mmapio_refresh(m) == 0)
+			return prewarm_span(m, off, len, true);
+		return -EIO;
+	}
 	if (errno != EINVAL)
-		return -errno; /* EFAULT: pages lost under us; EIO, ENOMEM... */
+		return -errno; /* EIO, ENOMEM, EINTR... */
 	return mmapio__touch(m, start, end);
 }
 
@@ -53,7 +60,7 @@ int mmapio_prewarm(mmapio_map *m, off_t off, size_t len)
 {
 	if (!m || off < 0)
 		return -EINVAL;
-	return prewarm_span(m, (uint64_t)off, len);
+	return prewarm_span(m, (uint64_t)off, len, false);
 }
 
 struct job {
@@ -83,7 +90,7 @@ static void *worker(void *arg)
 			pw_tail = &pw_head;
 		pw_current = j->m;
 		pthread_mutex_unlock(&pw_lock);
-		int rc = prewarm_span(j->m, j->off, j->len);
+		int rc = prewarm_span(j->m, j->off, j->len, false);
 		pthread_mutex_lock(&pw_lock);
 		if (j->m->pw_result >= 0)
 			j->m->pw_result = rc;
@@ -135,7 +142,7 @@ int mmapio_prewarm_async(mmapio_map *m, off_t off, size_t len)
 		if (rc != 0) {
 			pthread_mutex_unlock(&pw_lock);
 			free(j);
-			return prewarm_span(m, (uint64_t)off, len); /* do it here instead */
+			return prewarm_span(m, (uint64_t)off, len, false); /* do it here instead */
 		}
 		pthread_detach(t);
 		pw_started = true;

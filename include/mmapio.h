@@ -183,7 +183,8 @@ MMAPIO_API int mmapio_resize(mmapio_map *m, uint64_t new_size);
 MMAPIO_API int mmapio_refresh(mmapio_map *m);
 
 /*
- * Flushing (RDWR maps; a no-op returning 0 on RDONLY and COW).
+ * Flushing (RDWR maps; a no-op returning 0 on RDONLY and COW, which accept
+ * only MMAPIO_FLUSH_MANUAL as policy: -EBADF for any other).
  * mmapio_flush_range: round [off, off + len) out to page boundaries and
  *   msync(MS_SYNC) exactly those pages; they are durable on return.
  * mmapio_flush: msync only the pages written through mmapio_write() or

@@ -31,6 +31,8 @@ static const struct shim_config defaults = {
 	.netfs = false,
 	.log_level = LOG_WARN,
 	.reserve = 0,
+	.small_read = 64 << 10,
+	.large_read = 1 << 20,
 };
 
 /*
@@ -179,12 +181,14 @@ void config_load(void)
 	c.stats = path("MMAPIO_STATS");
 	c.log_file = path("MMAPIO_LOG_FILE");
 	size("MMAPIO_RESERVE", &c.reserve, 0);
+	size("MMAPIO_SMALL_READ", &c.small_read, defaults.small_read);
+	size("MMAPIO_LARGE_READ", &c.large_read, defaults.large_read);
 	if (c.min_size > c.max_size) {
-		char used[64];
-		snprintf(used, sizeof used, "%llu", (unsigned long long)defaults.min_size);
-		bad("MMAPIO_MIN_SIZE", env("MMAPIO_MIN_SIZE"), "the default (above MMAPIO_MAX_SIZE)");
-		(void)used;
 		c.min_size = defaults.min_size > c.max_size ? 0 : defaults.min_size;
+		char used[64];
+		snprintf(used, sizeof used, "%llu (it exceeded MMAPIO_MAX_SIZE)",
+			 (unsigned long long)c.min_size);
+		bad("MMAPIO_MIN_SIZE", env("MMAPIO_MIN_SIZE"), used);
 	}
 	cfg = c;
 	stats_on = cfg.stats != NULL;

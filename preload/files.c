@@ -26,11 +26,25 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct file *table;
 static struct file *free_files;
 
-void files_lock(void) { pthread_mutex_lock(&lock); }
-void files_unlock(void) { pthread_mutex_unlock(&lock); }
+/*
+ * Holding the lock also marks the thread busy: an open() or close() the
+ * core makes while we map a file (it may read sysfs) passes straight
+ * through instead of coming back here for the lock.
+ */
+void files_lock(void)
+{
+	shim_busy++;
+	pthread_mutex_lock(&lock);
+}
 
-static void fork_prepare(void) { files_lock(); }
-static void fork_release(void) { files_unlock(); }
+void files_unlock(void)
+{
+	pthread_mutex_unlock(&lock);
+	shim_busy--;
+}
+
+static void fork_prepare(void) { pthread_mutex_lock(&lock); }
+static void fork_release(void) { pthread_mutex_unlock(&lock); }
 
 void files_init(void)
 {
@@ -86,6 +100,8 @@ static struct file *file_new(struct file_key key, const char *path)
 		return NULL;
 	memset(f, 0, sizeof *f);
 	f->key = key;
+	f->gen_slot = coherence_slot(key.dev, key.ino);
+	atomic_store(&f->gen_seen, atomic_load(&gen_table[f->gen_slot]));
 	f->path = strdup(path ? path : "?");
 	f->bound_fd = -1;
 	return f;
@@ -97,6 +113,7 @@ static void file_release(struct file *f)
 	stats_file_closed(f);
 	if (f->map) {
 		mmapio_map *m = f->map;
+		atomic_store(&f->state, FILE_KERNEL);
 		f->map = NULL;
 		mmapio_close(m);
 	}
@@ -108,23 +125,89 @@ static void file_release(struct file *f)
 	free_files = f;
 }
 
-/* Map f from fd; records the decision either way. Under lock. */
-static void file_map(struct file *f, int fd, int flags)
+/* An O_RDWR descriptor of f, if writes may go to the map; else -1. */
+static int rw_fd(struct file *f, int fd, int flags)
+{
+	if (!cfg.writes_map)
+		return -1;
+	if ((flags & O_ACCMODE) == O_RDWR)
+		return fd;
+	for (int i = 0; i < f->nfds; i++) {
+		struct ofd *o = fd_get(f->fds[i]);
+		if (o && (o->flags & O_ACCMODE) == O_RDWR)
+			return f->fds[i];
+	}
+	return -1;
+}
+
+/* Map f through fd (or another of its descriptors). Under lock. */
+static bool file_map(struct file *f, int fd, int flags)
 {
 	struct mmapio_opts o = { 0 };
-	bool rw = cfg.writes_map && (flags & O_ACCMODE) == O_RDWR;
+	int wfd = rw_fd(f, fd, flags);
+	if (wfd >= 0)
+		fd = wfd;
 	o.flags = MMAPIO_F_BORROW_FD | MMAPIO_F_DEFER_UNMAP;
 	o.reserve = cfg.reserve;
-	int rc = mmapio_open_fd(&f->map, fd, rw ? MMAPIO_RDWR : MMAPIO_RDONLY, &o);
+	o.huge = cfg.hugepages ? MMAPIO_HUGE_AUTO : MMAPIO_HUGE_OFF;
+	if (wfd >= 0 && cfg.flush_ms) {
+		o.flush_policy = MMAPIO_FLUSH_INTERVAL;
+		o.flush_arg = cfg.flush_ms;
+	}
+	mmapio_map *m;
+	int rc = mmapio_open_fd(&m, fd, wfd >= 0 ? MMAPIO_RDWR : MMAPIO_RDONLY, &o);
 	if (rc < 0) {
-		f->map = NULL;
-		f->decision = "kernel";
 		f->reason = "mmap failed";
 		shim_log(LOG_INFO, "%s: not mapped: %s", f->path, mmapio_strerror(rc));
-		return;
+		return false;
 	}
-	f->writable = rw;
+	uint64_t warm = mmapio_size(m) < cfg.prewarm_max ? mmapio_size(m) : cfg.prewarm_max;
+	switch (cfg.prewarm) {
+	case PREWARM_WILLNEED:
+		mmapio_advise(m, 0, warm, MMAPIO_ADV_WILLNEED);
+		break;
+	case PREWARM_POPULATE:
+		mmapio_prewarm(m, 0, warm);
+		break;
+	case PREWARM_ASYNC:
+		mmapio_prewarm_async(m, 0, warm);
+		break;
+	}
+	f->map = m;
+	f->writable = wfd >= 0;
 	f->bound_fd = fd;
+	atomic_store_explicit(&f->state, FILE_MAPPED, memory_order_release);
+	return true;
+}
+
+const char *file_decision(const struct file *f)
+{
+	int state = atomic_load(&((struct file *)f)->state);
+	return state == FILE_MAPPED ? "map" : state == FILE_WATCH ? "watch" : "kernel";
+}
+
+static void note_decision(struct file *f)
+{
+	const char *name = file_decision(f);
+	stats_record_decision(f->path, name, f->reason);
+	shim_log(LOG_INFO, "%s: %s (%s)", f->path, name, f->reason);
+}
+
+void files_promote(struct ofd *o, int fd, struct decision d)
+{
+	struct file *f = o->file;
+	files_lock();
+	if (f && o->file == f && atomic_load(&f->state) == FILE_WATCH) {
+		const char *before = f->reason;
+		f->reason = d.reason;
+		if (d.v == V_MAP)
+			file_map(f, fd, o->flags);
+		else if (d.v == V_KERNEL && strcmp(d.reason, "auto: large reads") != 0)
+			atomic_store(&f->state, FILE_KERNEL); /* e.g. too many threads now */
+		if (before != f->reason)
+			note_decision(f);
+	}
+	files_unlock();
 }
 
 static bool never_path(const char *path)
@@ -153,12 +236,21 @@ void files_on_open(int fd, const char *path, int flags)
 	if (fstatfs(fd, &sf) < 0)
 		return;
 
-	struct file_facts facts = { .path = path, .fd = fd, .flags = flags, .regular = true,
-				    .fs_magic = (long)sf.f_type, .size = (uint64_t)st.st_size };
-	struct decision d = policy_decide(&facts);
+	const char *why = NULL;
+	struct file_facts facts = {
+		.regular = true,
+		.fs_magic = (long)sf.f_type,
+		.size = (uint64_t)st.st_size,
+		.threads = cfg.mode == MODE_AUTO ? policy_threads() : 1,
+	};
+	facts.selected = policy_selected(fd, path, &why);
+	facts.unselected_why = why;
+	struct decision d = policy_decide(&cfg, &facts);
 	if (path && never_path(path)) /* e.g. /dev/shm files are regular */
-		d = (struct decision){ false, "system path" };
+		d = (struct decision){ V_KERNEL, "system path" };
 
+	if (flags & O_TRUNC)
+		coherence_bump_stat(&st);
 	files_lock();
 	struct file_key key = { st.st_dev, st.st_ino };
 	struct file *f;
@@ -167,13 +259,14 @@ void files_on_open(int fd, const char *path, int flags)
 		if (!(f = file_new(key, path)))
 			goto out;
 		HASH_ADD(hh, table, key, sizeof key, f);
-		f->decision = d.map ? "map" : "kernel";
 		f->reason = d.reason;
-		if (d.map)
+		f->threads = (int)facts.threads;
+		atomic_store(&f->state, d.v == V_WATCH ? FILE_WATCH : FILE_KERNEL);
+		if (d.v == V_MAP)
 			file_map(f, fd, flags);
-		stats_record_decision(f->path, f->decision, f->reason);
-		shim_log(LOG_INFO, "%s: %s (%s)", f->path, f->decision, f->reason);
-	} else if (f->map && (uint64_t)st.st_size != mmapio_size(f->map)) {
+		note_decision(f);
+	} else if (atomic_load(&f->state) == FILE_MAPPED &&
+		   (uint64_t)st.st_size != mmapio_size(f->map)) {
 		mmapio_rebind_fd(f->map, fd); /* O_TRUNC, or another writer */
 		mmapio_refresh(f->map);
 		mmapio_rebind_fd(f->map, f->bound_fd);
@@ -189,9 +282,11 @@ void files_on_open(int fd, const char *path, int flags)
 	o->file = f;
 	o->flags = flags;
 	atomic_store(&o->refs, 1);
-	/* The shadow offset starts where the kernel's is: 0 after open. */
+	/* The shadow offset starts where the kernel's is: 0 after open.
+	 * O_APPEND: the kernel chooses every write's offset, so it keeps it. */
 	atomic_store(&o->off, 0);
-	atomic_store(&o->shadow, f->map != NULL && !(flags & O_APPEND));
+	atomic_store(&o->noshadow, (flags & O_APPEND) != 0);
+	atomic_store(&o->shadow, atomic_load(&f->state) == FILE_MAPPED && !(flags & O_APPEND));
 	fd_put(fd, o);
 out:
 	files_unlock();
@@ -229,7 +324,7 @@ void files_on_close(int fd)
 		del_fd(f, fd);
 		if (f->nfds == 0) {
 			file_release(f);
-		} else if (f->map && f->bound_fd == fd) {
+		} else if (atomic_load(&f->state) == FILE_MAPPED && f->bound_fd == fd) {
 			f->bound_fd = pick_fd(f, fd);
 			mmapio_rebind_fd(f->map, f->bound_fd);
 		}
@@ -237,15 +332,34 @@ void files_on_close(int fd)
 	files_unlock();
 }
 
+/*
+ * Another shim instance changed f's size (coherence.c): follow it. No
+ * files lock: mmapio_refresh() takes the map's own, and runs through the
+ * descriptor the map is bound to, which is open while f is.
+ */
+void files_resync(struct file *f)
+{
+	uint64_t g = atomic_load_explicit(&gen_table[f->gen_slot], memory_order_acquire);
+	mmapio_map *m = f->map;
+	if (m && atomic_load(&f->state) == FILE_MAPPED && mmapio_refresh(m) == 0)
+		atomic_store(&f->gen_seen, g);
+}
+
+/* The size of o's file may have changed through fd: tell the others, follow. */
 void files_refresh(struct ofd *o, int fd)
 {
 	struct file *f = o ? o->file : NULL;
-	if (!f || !f->map)
+	if (!f)
 		return;
+	coherence_bump(f->gen_slot);
+	if (atomic_load(&f->state) != FILE_MAPPED)
+		return;
+	uint64_t g = atomic_load(&gen_table[f->gen_slot]);
 	files_lock();
-	if (f->map) {
+	if (atomic_load(&f->state) == FILE_MAPPED) {
 		mmapio_rebind_fd(f->map, fd);
-		mmapio_refresh(f->map);
+		if (mmapio_refresh(f->map) == 0)
+			atomic_store(&f->gen_seen, g);
 		mmapio_rebind_fd(f->map, f->bound_fd);
 	}
 	files_unlock();
@@ -254,13 +368,15 @@ void files_refresh(struct ofd *o, int fd)
 /* After a size change through a descriptor we do not track (O_WRONLY, truncate(2)). */
 void files_refresh_stat(const struct stat *st)
 {
+	coherence_bump_stat(st);
 	if (!table)
 		return;
 	files_lock();
 	struct file_key key = { st->st_dev, st->st_ino };
 	struct file *f;
 	HASH_FIND(hh, table, &key, sizeof key, f);
-	if (f && f->map && (uint64_t)st->st_size != mmapio_size(f->map))
+	if (f && atomic_load(&f->state) == FILE_MAPPED &&
+	    (uint64_t)st->st_size != mmapio_size(f->map))
 		mmapio_refresh(f->map); /* through the bound fd: same file */
 	files_unlock();
 }

@@ -13,6 +13,8 @@ __attribute__((constructor)) static void shim_init(void)
 	shim_resolve();
 	config_load();
 	fdtable_init();
+	if (cfg.mode != MODE_NEVER)
+		coherence_init();
 	files_init();
 	procs_init();
 	if (cfg.mode != MODE_NEVER)

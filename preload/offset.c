@@ -40,6 +40,7 @@ void offset_sync(struct ofd *o, int fd)
 void offset_unshadow(struct ofd *o, int fd)
 {
 	offset_sync(o, fd);
+	atomic_store(&o->noshadow, true);
 	atomic_store(&o->shadow, false);
 }
 
@@ -59,8 +60,10 @@ void offset_sync_all(bool unshadow_inheritable)
 		offset_sync(o, fd);
 		if (unshadow_inheritable && atomic_load(&o->shadow)) {
 			int fl = REAL(fcntl)(fd, F_GETFD);
-			if (fl >= 0 && !(fl & FD_CLOEXEC))
+			if (fl >= 0 && !(fl & FD_CLOEXEC)) {
+				atomic_store(&o->noshadow, true);
 				atomic_store(&o->shadow, false);
+			}
 		}
 	}
 	errno = saved;

@@ -1,13 +1,33 @@
 /*
  * policy.c - which files are served from a map, and why.
  *
- * policy_decide() is a pure function of what is known about a file when
- * it is opened; the reason it returns is shown in the stats and the log.
+ * policy_decide() is a pure function of the configuration and what is
+ * known about a file: where it lives, its size, the process's thread
+ * count, and (in auto mode) the reads seen so far. Its reason string is
+ * what the stats and MMAPIO_LOG=info show.
+ *
+ * The auto rules, in order:
+ *   - never a pseudo file system (/proc, sysfs, ...), nor a network file
+ *     system unless MMAPIO_NETFS=1: their pages are not a coherent local
+ *     page cache;
+ *   - MMAPIO_INCLUDE / MMAPIO_EXCLUDE;
+ *   - size in [MMAPIO_MIN_SIZE, MMAPIO_MAX_SIZE]: below, mmap+munmap cost
+ *     more than the reads they save (the many-small-files case);
+ *   - threads <= MMAPIO_MAX_THREADS: mmap and munmap take the process's
+ *     memory-map lock and shoot down TLBs on every core running it;
+ *   - then watch WATCH_CALLS reads through the kernel; map if at least
+ *     half were small (< MMAPIO_SMALL_READ): there the syscall dominates
+ *     and the map wins; stay with the kernel if they were large, where
+ *     readahead and the copy dominate and the map gains nothing.
+ * MMAPIO_MODE=always skips the size, thread and pattern rules.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <stdio.h>
+#include <string.h>
+#include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 #include "shim.h"
 
@@ -52,6 +72,33 @@ static bool is_pseudo(long magic)
 	return false;
 }
 
+struct decision policy_decide(const struct shim_config *c, const struct file_facts *f)
+{
+	if (!f->regular)
+		return (struct decision){ V_KERNEL, "not a regular file" };
+	if (is_pseudo(f->fs_magic))
+		return (struct decision){ V_KERNEL, "pseudo file system" };
+	if (is_netfs(f->fs_magic) && !c->netfs)
+		return (struct decision){ V_KERNEL, "network file system (MMAPIO_NETFS=0)" };
+	if (!f->selected)
+		return (struct decision){ V_KERNEL, f->unselected_why };
+	if (c->mode == MODE_NEVER)
+		return (struct decision){ V_KERNEL, "MMAPIO_MODE=never" };
+	if (c->mode == MODE_ALWAYS)
+		return (struct decision){ V_MAP, "MMAPIO_MODE=always" };
+	if (f->size < c->min_size)
+		return (struct decision){ V_KERNEL, "smaller than MMAPIO_MIN_SIZE" };
+	if (f->size > c->max_size)
+		return (struct decision){ V_KERNEL, "larger than MMAPIO_MAX_SIZE" };
+	if (f->threads > c->max_threads)
+		return (struct decision){ V_KERNEL, "more threads than MMAPIO_MAX_THREADS" };
+	if (f->calls < WATCH_CALLS)
+		return (struct decision){ V_WATCH, "auto: watching the access pattern" };
+	if (2 * f->small >= f->calls)
+		return (struct decision){ V_MAP, "auto: small reads" };
+	return (struct decision){ V_KERNEL, "auto: large reads" };
+}
+
 static bool matches(char **globs, const char *a, const char *b)
 {
 	for (char **g = globs; g && *g; g++)
@@ -60,47 +107,61 @@ static bool matches(char **globs, const char *a, const char *b)
 	return false;
 }
 
-/* The path as opened, and (when globs are set) its resolved absolute form. */
-static bool selected(const struct file_facts *f, const char **reason)
+/* MMAPIO_INCLUDE/EXCLUDE on the path as opened and its resolved form. */
+bool policy_selected(int fd, const char *path, const char **why)
 {
 	if (!cfg.include && !cfg.exclude)
 		return true;
 	char link[64], abs[4096];
 	const char *resolved = NULL;
-	snprintf(link, sizeof link, "/proc/self/fd/%d", f->fd);
+	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
 	ssize_t n = readlink(link, abs, sizeof abs - 1);
 	if (n > 0) {
 		abs[n] = 0;
 		resolved = abs;
 	}
-	const char *p = f->path ? f->path : "";
+	const char *p = path ? path : "";
 	if (cfg.include && !matches(cfg.include, p, resolved)) {
-		*reason = "not in MMAPIO_INCLUDE";
+		*why = "not in MMAPIO_INCLUDE";
 		return false;
 	}
 	if (cfg.exclude && matches(cfg.exclude, p, resolved)) {
-		*reason = "in MMAPIO_EXCLUDE";
+		*why = "in MMAPIO_EXCLUDE";
 		return false;
 	}
 	return true;
 }
 
-struct decision policy_decide(const struct file_facts *f)
+/*
+ * Live threads: field 20 of /proc/self/stat. Read at most every 100 ms,
+ * and only when a file is being decided, never on a read or write. The
+ * descriptor is open for the length of one read(2).
+ */
+uint64_t policy_threads(void)
 {
-	const char *why;
-	if (!f->regular)
-		return (struct decision){ false, "not a regular file" };
-	if (is_pseudo(f->fs_magic))
-		return (struct decision){ false, "pseudo file system" };
-	if (is_netfs(f->fs_magic) && !cfg.netfs)
-		return (struct decision){ false, "network file system (MMAPIO_NETFS=0)" };
-	if (!selected(f, &why))
-		return (struct decision){ false, why };
-	if (cfg.mode == MODE_ALWAYS)
-		return (struct decision){ true, "MMAPIO_MODE=always" };
-	if (f->size < cfg.min_size)
-		return (struct decision){ false, "smaller than MMAPIO_MIN_SIZE" };
-	if (f->size > cfg.max_size)
-		return (struct decision){ false, "larger than MMAPIO_MAX_SIZE" };
-	return (struct decision){ true, "auto: size within bounds" };
+	static _Atomic uint64_t cached, when_ns;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	if (atomic_load(&cached) && now - atomic_load(&when_ns) < 100000000u)
+		return atomic_load(&cached);
+	char buf[1024];
+	uint64_t threads = 1;
+	int fd = REAL(open)("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		ssize_t n = REAL(read)(fd, buf, sizeof buf - 1);
+		REAL(close)(fd);
+		if (n > 0) {
+			buf[n] = 0;
+			/* comm may hold spaces and parentheses: fields start after the last ')'. */
+			char *p = strrchr(buf, ')');
+			for (int field = 2; p && field < 20; field++)
+				p = strchr(p + 1, ' ');
+			if (p)
+				threads = strtoull(p + 1, NULL, 10);
+		}
+	}
+	atomic_store(&cached, threads ? threads : 1);
+	atomic_store(&when_ns, now);
+	return threads;
 }

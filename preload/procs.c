@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include "shim.h"
 
@@ -25,8 +26,10 @@ static void fork_after(void)
 	int hw = fd_highwater();
 	for (int fd = 0; fd <= hw; fd++) {
 		struct ofd *o = fd_get(fd);
-		if (o)
+		if (o) {
+			atomic_store(&o->noshadow, true);
 			atomic_store(&o->shadow, false);
+		}
 	}
 }
 
@@ -254,4 +257,67 @@ EXPORT ssize_t copy_file_range(int in, off_t *offin, int out, off_t *offout, siz
 	kernel_moved(oi, in, n, false);
 	kernel_moved(oo, out, n, true);
 	return n;
+}
+
+/*
+ * sendmsg with SCM_RIGHTS: the receiving process shares the description
+ * from now on. The message is user memory: it is copied with the
+ * fault-safe copy, and anything unusual is left for the kernel to judge
+ * (after unshadowing every description, to be safe).
+ */
+static void before_send_fds(const struct msghdr *msg)
+{
+	struct msghdr h;
+	char ctl[4096];
+	if (!msg || mmapio_copy(&h, msg, sizeof h, NULL) < 0 || !h.msg_control ||
+	    h.msg_controllen == 0)
+		return;
+	if (h.msg_controllen > sizeof ctl ||
+	    mmapio_copy(ctl, h.msg_control, h.msg_controllen, NULL) < 0) {
+		offset_sync_all(true);
+		return;
+	}
+	h.msg_control = ctl;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&h); c; c = CMSG_NXTHDR(&h, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		int *fds = (int *)CMSG_DATA(c);
+		for (size_t i = 0; i < n; i++) {
+			struct ofd *o = fd_get(fds[i]);
+			if (o)
+				offset_unshadow(o, fds[i]);
+		}
+	}
+}
+
+EXPORT ssize_t sendmsg(int sock, const struct msghdr *msg, int flags)
+{
+	static ssize_t (*real_fn)(int, const struct msghdr *, int);
+	if (!real_fn)
+		real_fn = (ssize_t(*)(int, const struct msghdr *, int))dlsym_next("sendmsg");
+	if (fd_highwater() >= 0) {
+		int e = errno;
+		before_send_fds(msg);
+		errno = e;
+	}
+	return real_fn(sock, msg, flags);
+}
+
+EXPORT int sendmmsg(int sock, struct mmsghdr *vec, unsigned n, int flags)
+{
+	static int (*real_fn)(int, struct mmsghdr *, unsigned, int);
+	if (!real_fn)
+		real_fn = (int (*)(int, struct mmsghdr *, unsigned, int))dlsym_next("sendmmsg");
+	if (fd_highwater() >= 0) {
+		int e = errno;
+		for (unsigned i = 0; i < n && i < 1024; i++) {
+			struct mmsghdr m;
+			if (mmapio_copy(&m, &vec[i], sizeof m, NULL) < 0)
+				break;
+			before_send_fds(&m.msg_hdr);
+		}
+		errno = e;
+	}
+	return real_fn(sock, vec, n, flags);
 }

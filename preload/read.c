@@ -26,27 +26,47 @@
 static inline mmapio_map *map_of(struct ofd *o)
 {
 	struct file *f = o->file;
-	return f ? f->map : NULL;
+	if (!f || atomic_load_explicit(&f->state, memory_order_acquire) != FILE_MAPPED ||
+	    (o->flags & O_DIRECT) || unlikely(!faults_deliverable()))
+		return NULL;
+	if (coherence_stale(f))
+		files_resync(f);
+	return f->map;
+}
+
+/*
+ * Auto mode: a large read continuing where the previous one ended is
+ * streaming, which readahead and one copy already serve at memory speed:
+ * the kernel takes it (MMAPIO_LARGE_READ).
+ */
+static inline bool streaming(struct ofd *o, size_t len, off_t off)
+{
+	return unlikely(len >= cfg.large_read) && cfg.mode == MODE_AUTO &&
+	       atomic_load_explicit(&o->last_end, memory_order_relaxed) == off;
 }
 
 /* Bytes read from the map at off, or -1: ask the kernel. */
 static ssize_t map_pread(struct ofd *o, void *buf, size_t len, off_t off)
 {
 	mmapio_map *m = map_of(o);
-	if (unlikely(!m))
+	if (unlikely(!m) || streaming(o, len, off))
 		return -1;
 	ssize_t n = mmapio_read(m, off, buf, len);
-	if (unlikely(n == 0 && len > 0)) {
-		/* End of file as far as we know: has it grown? */
+	if (unlikely(n >= 0 && (size_t)n < len)) {
+		/* Short: the end of the file as far as we know. Has another
+		 * process grown it? One fstat, where read(2) was one syscall. */
+		uint64_t before = mmapio_size(m);
 		if (mmapio_refresh(m) < 0)
 			return -1;
-		n = mmapio_read(m, off, buf, len);
+		if (mmapio_size(m) != before)
+			n = mmapio_read(m, off, buf, len);
 	}
 	if (unlikely(n < 0)) {
 		if (n == -EFAULT || n == -EIO)
 			count_fault();
 		return -1;
 	}
+	atomic_store_explicit(&o->last_end, off + n, memory_order_relaxed);
 	count_served(o, (size_t)n);
 	return n;
 }
@@ -78,7 +98,14 @@ static ssize_t map_preadv(struct ofd *o, const struct iovec *iov, int cnt, off_t
 static ssize_t kernel_pread(struct ofd *o, int fd, void *buf, size_t len, off_t off)
 {
 	count_pass(o);
-	return REAL(pread)(fd, buf, len, off);
+	ssize_t n = REAL(pread)(fd, buf, len, off);
+	if (n > 0) {
+		int e = errno;
+		atomic_store_explicit(&o->last_end, off + n, memory_order_relaxed);
+		pattern_observe(o, fd, len);
+		errno = e;
+	}
+	return n;
 }
 
 /*
@@ -113,11 +140,23 @@ static void settle(struct ofd *o, int64_t old, int64_t claimed, ssize_t n)
 	atomic_store_explicit(&o->stale, true, memory_order_relaxed);
 }
 
-/* read()/readv() on a description whose offset the kernel owns. */
+/*
+ * read() on a description whose offset the kernel owns. If its file has
+ * been mapped since (auto mode), it takes a shadow offset for next time.
+ */
 static ssize_t kernel_read(struct ofd *o, int fd, void *buf, size_t len)
 {
 	count_pass(o);
-	return REAL(read)(fd, buf, len);
+	ssize_t n = REAL(read)(fd, buf, len);
+	if (n > 0) {
+		int e = errno;
+		pattern_observe(o, fd, len);
+		struct file *f = o->file;
+		if (f && atomic_load(&f->state) == FILE_MAPPED && !atomic_load(&o->noshadow))
+			pattern_adopt_offset(o, fd);
+		errno = e;
+	}
+	return n;
 }
 
 static ssize_t shim_read(struct ofd *o, int fd, void *buf, size_t len)

@@ -22,6 +22,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <uthash.h>
@@ -102,6 +103,8 @@ struct shim_config {
 	int log_level;		   /* MMAPIO_LOG: 0 error .. 3 debug */
 	char *log_file;		   /* MMAPIO_LOG_FILE */
 	uint64_t reserve;	   /* MMAPIO_RESERVE: address space per map */
+	uint64_t small_read;	   /* MMAPIO_SMALL_READ: reads below favour the map */
+	uint64_t large_read;	   /* MMAPIO_LARGE_READ: sequential reads from here stay with the kernel */
 };
 extern struct shim_config cfg;
 void config_load(void);
@@ -125,23 +128,53 @@ void stats_file_closed(struct file *f); /* fold a file's counters into its recor
 void stats_write(void);
 void stats_reset(void);
 
+enum verdict { V_KERNEL, V_WATCH, V_MAP };
+struct decision {
+	enum verdict v;
+	const char *reason;
+};
+
 /* ---- files.c: one per (dev, ino) ---- */
 struct file_key {
 	dev_t dev;
 	ino_t ino;
 };
+enum file_state {
+	FILE_KERNEL,  /* the kernel serves it, for good */
+	FILE_WATCH,   /* the kernel serves it while we watch the access pattern */
+	FILE_MAPPED,  /* served from f->map */
+};
 struct file {
 	struct file_key key;
-	mmapio_map *map;	   /* NULL: the kernel serves this file */
+	_Atomic int state;	   /* enum file_state */
+	uint32_t gen_slot;	   /* coherence.c: this file's generation slot */
+	_Atomic uint64_t gen_seen; /* ... and its value when we last refreshed */
+	mmapio_map *map;	   /* set before state becomes FILE_MAPPED */
+	_Atomic uint32_t w_calls, w_small; /* reads seen while watching */
+	int threads;		   /* live threads when last decided */
 	bool writable;		   /* map is RDWR */
 	char *path;		   /* as first opened */
-	const char *decision, *reason;
+	const char *reason;	   /* of the current state */
+	uint64_t flushed_seen;	   /* map's flushed bytes already folded into stats */
 	int nfds, cap;		   /* descriptors of this file, for rebinding */
 	int *fds;
 	int bound_fd;		   /* the fd the map borrows */
 	struct file_stats st;
 	UT_hash_handle hh;
 };
+
+/* ---- coherence.c: size changes made by other processes ---- */
+extern _Atomic uint64_t *gen_table;
+void coherence_init(void);
+uint32_t coherence_slot(dev_t dev, ino_t ino);
+void coherence_bump(uint32_t slot);
+void coherence_bump_stat(const struct stat *st);
+/* Has another shim instance changed the file's size since we last looked? */
+static inline bool coherence_stale(const struct file *f)
+{
+	return unlikely(atomic_load_explicit(&gen_table[f->gen_slot], memory_order_acquire) !=
+			atomic_load_explicit(&f->gen_seen, memory_order_relaxed));
+}
 
 /* ---- fdtable.c: one per open file description ---- */
 struct ofd {
@@ -151,6 +184,8 @@ struct ofd {
 	_Atomic int64_t off;	   /* shadow offset, valid when shadow is set */
 	_Atomic bool shadow;	   /* read()/write() use the shadow offset */
 	_Atomic bool stale;	   /* the kernel's offset lags the shadow */
+	_Atomic bool noshadow;	   /* never again: O_APPEND, or shared with another process */
+	_Atomic int64_t last_end;  /* where the previous read ended (auto mode) */
 	struct ofd *next_free;
 };
 struct fdtab {
@@ -184,10 +219,13 @@ void files_on_dup(int newfd, struct ofd *o);
 void files_on_close(int fd);
 /* The file behind fd may have changed size (ftruncate, O_TRUNC, ...). */
 void files_refresh(struct ofd *o, int fd);
-struct stat;
+void files_resync(struct file *f); /* coherence_stale(f): follow the new size */
+/* Auto mode's verdict on a watched file: map it (V_MAP) or keep watching. */
+void files_promote(struct ofd *o, int fd, struct decision d);
 void files_refresh_stat(const struct stat *st);
 void files_init(void);
 void files_fold_all(void (*fn)(struct file *)); /* for stats, under the files lock */
+const char *file_decision(const struct file *f); /* "map", "watch" or "kernel" */
 
 /* ---- offset.c ---- */
 void offset_sync(struct ofd *o, int fd);     /* kernel offset := shadow */
@@ -197,19 +235,25 @@ off_t shim_lseek(struct ofd *o, int fd, off_t off, int whence);
 
 /* ---- policy.c ---- */
 struct file_facts {
-	const char *path;
-	int fd;
-	int flags;
 	bool regular;
 	long fs_magic;
+	bool selected;		   /* passes MMAPIO_INCLUDE/EXCLUDE */
+	const char *unselected_why;
 	uint64_t size;
+	uint64_t threads;	   /* live threads in the process */
+	uint32_t calls, small;	   /* reads seen while watching, and how many were small */
 };
-struct decision {
-	bool map;
-	const char *reason;
-};
-struct decision policy_decide(const struct file_facts *f);
-bool policy_path_selected(const char *path, const char **reason);
+#define WATCH_CALLS 8 /* reads to see before auto decides on the pattern */
+/* Pure: same inputs, same answer. Table-tested in tests/preload/test_policy.c. */
+struct decision policy_decide(const struct shim_config *c, const struct file_facts *f);
+bool policy_selected(int fd, const char *path, const char **why);
+uint64_t policy_threads(void); /* live threads, re-read at most every 100 ms */
+
+/* ---- pattern.c ---- */
+/* A read of len bytes at off went to the kernel on a watched file. */
+void pattern_observe(struct ofd *o, int fd, size_t len);
+/* The file is mapped but o does not shadow its offset yet: start if it can. */
+void pattern_adopt_offset(struct ofd *o, int fd);
 
 /* ---- read.c / write.c helpers ---- */
 static inline void count_pass(struct ofd *o)
@@ -236,6 +280,19 @@ static inline void count_fault(void)
 
 /* glibc: "*** buffer overflow detected ***" and abort. */
 extern void __chk_fail(void) __attribute__((noreturn));
+
+/*
+ * signals.c: can a SIGSEGV/SIGBUS raised in this thread reach the core's
+ * handler? Not while the thread blocks them: the kernel then kills the
+ * process instead of delivering, so the shim must not touch memory that
+ * may fault. 1 yes, -1 no, 0 not known yet (first call in a thread).
+ */
+extern TLS int faults_ok;
+bool faults_check_mask(void);
+static inline bool faults_deliverable(void)
+{
+	return likely(faults_ok > 0) || faults_check_mask();
+}
 
 /* Set while the shim runs its own slow paths: nested interposed calls pass through. */
 extern TLS int shim_busy;

@@ -46,3 +46,73 @@ EXPORT sighandler_t bsd_signal(int sig, sighandler_t handler)
 {
 	return signal(sig, handler);
 }
+
+/*
+ * Blocked fault signals. A SIGSEGV or SIGBUS raised by an instruction while
+ * the thread blocks it is not delivered: the kernel unblocks it, resets it
+ * to the default and the process dies. Where read(2) would have returned
+ * EFAULT (a bad buffer) or a short count (a truncated file), the shim must
+ * then let the kernel do the copy. So each thread knows whether it blocks
+ * them: learnt from the real mask at its first served call (threads
+ * inherit masks from whoever created them, often with everything blocked),
+ * and kept up to date by the calls below.
+ */
+TLS int faults_ok;
+
+static void note_mask(const sigset_t *mask)
+{
+	faults_ok = sigismember(mask, SIGSEGV) || sigismember(mask, SIGBUS) ? -1 : 1;
+}
+
+bool faults_check_mask(void)
+{
+	if (faults_ok == 0) {
+		sigset_t cur;
+		static int (*real_mask)(int, const sigset_t *, sigset_t *);
+		if (!real_mask)
+			real_mask = (int (*)(int, const sigset_t *, sigset_t *))dlsym_next(
+				"pthread_sigmask");
+		if (real_mask && real_mask(SIG_BLOCK, NULL, &cur) == 0)
+			note_mask(&cur);
+	}
+	return faults_ok > 0;
+}
+
+static int change_mask(int (*fn)(int, const sigset_t *, sigset_t *), int how,
+		       const sigset_t *set, sigset_t *old)
+{
+	sigset_t mine;
+	int r = fn(how, set, old ? old : &mine);
+	if (r == 0 && set) {
+		sigset_t now = old ? *old : mine; /* the mask before the call */
+		static const int sigs[] = { SIGSEGV, SIGBUS };
+		for (int i = 0; i < 2; i++) {
+			if (how == SIG_SETMASK || sigismember(set, sigs[i])) {
+				bool block = how == SIG_UNBLOCK ? false
+					   : how == SIG_BLOCK ? true : sigismember(set, sigs[i]);
+				if (block)
+					sigaddset(&now, sigs[i]);
+				else
+					sigdelset(&now, sigs[i]);
+			}
+		}
+		note_mask(&now);
+	}
+	return r;
+}
+
+EXPORT int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
+{
+	static int (*real_fn)(int, const sigset_t *, sigset_t *);
+	if (!real_fn)
+		real_fn = (int (*)(int, const sigset_t *, sigset_t *))dlsym_next("pthread_sigmask");
+	return change_mask(real_fn, how, set, old);
+}
+
+EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old)
+{
+	static int (*real_fn)(int, const sigset_t *, sigset_t *);
+	if (!real_fn)
+		real_fn = (int (*)(int, const sigset_t *, sigset_t *))dlsym_next("sigprocmask");
+	return change_mask(real_fn, how, set, old);
+}

@@ -26,7 +26,7 @@ bool stats_on;
 struct record {
 	char *path;
 	const char *decision, *reason;
-	uint64_t served, passthrough, bytes;
+	uint64_t served, passthrough, bytes, flushed;
 	UT_hash_handle hh;
 };
 static struct record *records;
@@ -72,10 +72,18 @@ static void fold(struct file *f)
 	uint64_t s = atomic_exchange(&f->st.served, 0);
 	uint64_t p = atomic_exchange(&f->st.passthrough, 0);
 	uint64_t b = atomic_exchange(&f->st.bytes, 0);
+	uint64_t fl = 0;
+	if (f->map) {
+		struct mmapio_stats ms;
+		mmapio_get_stats(f->map, &ms);
+		fl = ms.flushed_bytes - f->flushed_seen;
+		f->flushed_seen = ms.flushed_bytes;
+	}
 	if (!r)
 		return;
-	r->decision = f->decision;
+	r->decision = file_decision(f);
 	r->reason = f->reason;
+	r->flushed += fl;
 	r->served += s;
 	r->passthrough += p;
 	r->bytes += b;
@@ -146,11 +154,15 @@ void stats_write(void)
 	struct buf b = { 0 };
 	files_fold_all(stats_file_closed); /* lock order: files, then records */
 	pthread_mutex_lock(&rec_lock);
+	uint64_t flushed = 0;
+	for (struct record *r = records; r; r = r->hh.next)
+		flushed += r->flushed;
 	put(&b, "{\"pid\":%d,\"mode\":\"%s\",\"served_calls\":%lu,\"passthrough_calls\":%lu,"
-		"\"bytes_served\":%lu,\"faults_recovered\":%lu,\"files\":[",
+		"\"bytes_served\":%lu,\"faults_recovered\":%lu,\"flushed_bytes\":%lu,\"files\":[",
 	    (int)getpid(), mode_name(cfg.mode), (unsigned long)atomic_load(&totals.served),
 	    (unsigned long)atomic_load(&totals.passthrough),
-	    (unsigned long)atomic_load(&totals.bytes), (unsigned long)atomic_load(&totals.faults));
+	    (unsigned long)atomic_load(&totals.bytes), (unsigned long)atomic_load(&totals.faults),
+	    (unsigned long)flushed);
 	const char *sep = "";
 	for (struct record *r = records; r; r = r->hh.next) {
 		put(&b, "%s{\"path\":", sep);
@@ -159,9 +171,10 @@ void stats_write(void)
 		put_json_string(&b, r->decision ? r->decision : "kernel");
 		put(&b, ",\"reason\":");
 		put_json_string(&b, r->reason ? r->reason : "");
-		put(&b, ",\"served_calls\":%lu,\"passthrough_calls\":%lu,\"bytes_served\":%lu}",
+		put(&b, ",\"served_calls\":%lu,\"passthrough_calls\":%lu,\"bytes_served\":%lu,"
+			"\"flushed_bytes\":%lu}",
 		    (unsigned long)r->served, (unsigned long)r->passthrough,
-		    (unsigned long)r->bytes);
+		    (unsigned long)r->bytes, (unsigned long)r->flushed);
 		sep = ",";
 	}
 	put(&b, "]}\n");
@@ -195,6 +208,6 @@ void stats_reset(void)
 	atomic_store(&totals.bytes, 0);
 	atomic_store(&totals.faults, 0);
 	for (struct record *r = records; r; r = r->hh.next)
-		r->served = r->passthrough = r->bytes = 0;
+		r->served = r->passthrough = r->bytes = r->flushed = 0;
 	pthread_mutex_unlock(&rec_lock);
 }

@@ -26,9 +26,12 @@
 static inline mmapio_map *writable_map(struct ofd *o)
 {
 	struct file *f = o->file;
-	if (!f || !f->writable || (o->flags & O_ACCMODE) == O_RDONLY ||
+	if (!f || unlikely(!faults_deliverable()) || atomic_load_explicit(&f->state, memory_order_acquire) != FILE_MAPPED ||
+	    !f->writable || (o->flags & O_ACCMODE) == O_RDONLY ||
 	    (o->flags & (O_APPEND | O_SYNC | O_DSYNC)))
 		return NULL;
+	if (coherence_stale(f))
+		files_resync(f);
 	return f->map;
 }
 
@@ -71,11 +74,17 @@ static ssize_t map_pwritev(struct ofd *o, const struct iovec *iov, int cnt, off_
 	return (ssize_t)done;
 }
 
-/* After the kernel wrote through a tracked description: follow growth. */
-static void after_kernel_write(struct ofd *o, int fd, ssize_t n)
+/*
+ * After the kernel wrote n bytes ending at `end` (-1: unknown, the kernel
+ * chose the offset): if that went past the map's size, follow the growth.
+ */
+static void after_kernel_write(struct ofd *o, int fd, ssize_t n, int64_t end)
 {
 	struct file *f = o->file;
-	if (n > 0 && f && f->map) {
+	if (o->flags & O_APPEND) /* Linux appends even pwrite()s */
+		end = -1;
+	if (n > 0 && f && atomic_load(&f->state) == FILE_MAPPED &&
+	    (end < 0 || end > (int64_t)mmapio_size(f->map))) {
 		int e = errno;
 		files_refresh(o, fd);
 		errno = e;
@@ -86,13 +95,14 @@ static ssize_t kernel_pwrite(struct ofd *o, int fd, const void *buf, size_t len,
 {
 	count_pass(o);
 	ssize_t n = REAL(pwrite)(fd, buf, len, off);
-	after_kernel_write(o, fd, n);
+	after_kernel_write(o, fd, n, off + n);
 	return n;
 }
 
 /*
- * write()/writev() through the kernel on a description we track: the
- * kernel's offset must be ours first, and ours follows it after.
+ * write()/writev() through the kernel on a description whose offset the
+ * kernel owns (not shadowed). If its file has been mapped since (auto
+ * mode), the description takes a shadow offset for next time.
  */
 static ssize_t kernel_write(struct ofd *o, int fd, const void *buf, const struct iovec *iov,
 			    int cnt, size_t len)
@@ -103,43 +113,51 @@ static ssize_t kernel_write(struct ofd *o, int fd, const void *buf, const struct
 	int e = errno;
 	if (n > 0 && atomic_load(&o->shadow))
 		atomic_fetch_add(&o->off, n);
-	after_kernel_write(o, fd, n);
+	after_kernel_write(o, fd, n, -1);
+	struct file *f = o->file;
+	if (n > 0 && !atomic_load(&o->shadow) && !atomic_load(&o->noshadow) && f &&
+	    atomic_load(&f->state) == FILE_MAPPED)
+		pattern_adopt_offset(o, fd);
 	errno = e;
 	return n;
 }
 
-/* Claim [old, old + len) if it lies inside the file; false: not servable. */
-static bool claim_inside(struct ofd *o, size_t len, int64_t *old)
-{
-	mmapio_map *m = writable_map(o);
-	if (!m || !atomic_load_explicit(&o->shadow, memory_order_relaxed) || len == 0)
-		return false;
-	int64_t cur = atomic_load_explicit(&o->off, memory_order_relaxed);
-	for (;;) {
-		uint64_t size = mmapio_size(m);
-		if ((uint64_t)cur > size || len > size - (uint64_t)cur)
-			return false;
-		if (atomic_compare_exchange_weak(&o->off, &cur, cur + (int64_t)len)) {
-			*old = cur;
-			return true;
-		}
-	}
-}
-
+/*
+ * write()/writev() on a shadowed description. The range [old, old + len)
+ * is claimed on the shadow offset first, atomically, so that threads
+ * sharing the description never write over each other (the kernel holds
+ * f_pos_lock for this). Then either the map takes it, if it lies inside
+ * the file, or the kernel does, as a pwrite at the claimed offset: that
+ * is what write(2) does on a regular file without O_APPEND, and it never
+ * needs the kernel's own offset. A short or failed write gives back the
+ * part of the claim it did not use.
+ */
 static ssize_t shim_write(struct ofd *o, int fd, const void *buf, const struct iovec *iov,
 			  int cnt, size_t len)
 {
-	int64_t old;
-	if (!claim_inside(o, len, &old))
+	if (!atomic_load_explicit(&o->shadow, memory_order_relaxed) || len > 0x7ffff000UL)
 		return kernel_write(o, fd, buf, iov, cnt, len);
-	ssize_t n = iov ? map_pwritev(o, iov, cnt, old) : map_pwrite(o, buf, len, old);
+	int64_t old = atomic_load_explicit(&o->off, memory_order_relaxed);
+	do {
+		if ((int64_t)len > INT64_MAX - old) /* the kernel's EFBIG/EINVAL */
+			return kernel_write(o, fd, buf, iov, cnt, len);
+	} while (!atomic_compare_exchange_weak(&o->off, &old, old + (int64_t)len));
+
+	ssize_t n = -1;
+	if (len > 0)
+		n = iov ? map_pwritev(o, iov, cnt, old) : map_pwrite(o, buf, len, old);
 	if (n < 0) {
-		/* Give the claim back and let the kernel do it at that offset. */
+		count_pass(o);
+		n = iov ? REAL(pwritev)(fd, iov, cnt, old) : REAL(pwrite)(fd, buf, len, old);
+	}
+	int e = errno;
+	if (n != (ssize_t)len) {
 		int64_t expect = old + (int64_t)len;
-		atomic_compare_exchange_strong(&o->off, &expect, old);
-		return kernel_write(o, fd, buf, iov, cnt, len);
+		atomic_compare_exchange_strong(&o->off, &expect, old + (n > 0 ? n : 0));
 	}
 	atomic_store_explicit(&o->stale, true, memory_order_relaxed);
+	after_kernel_write(o, fd, n, old + n);
+	errno = e;
 	return n;
 }
 
@@ -182,7 +200,7 @@ static ssize_t kernel_pwritev(struct ofd *o, int fd, const struct iovec *iov, in
 	ssize_t n = flags ? REAL(pwritev2)(fd, iov, cnt, off, flags)
 			  : REAL(pwritev)(fd, iov, cnt, off);
 	if (o)
-		after_kernel_write(o, fd, n);
+		after_kernel_write(o, fd, n, flags & RWF_APPEND ? -1 : off + n);
 	return n;
 }
 
@@ -219,7 +237,7 @@ EXPORT ssize_t pwritev2(int fd, const struct iovec *iov, int cnt, off_t off, int
 		int e = errno;
 		if (n > 0 && atomic_load(&o->shadow))
 			atomic_fetch_add(&o->off, n);
-		after_kernel_write(o, fd, n);
+		after_kernel_write(o, fd, n, -1);
 		errno = e;
 		return n;
 	}
@@ -237,7 +255,7 @@ EXPORT int ftruncate(int fd, off_t len)
 		struct stat st;
 		if (o)
 			files_refresh(o, fd);
-		else if (fstat(fd, &st) == 0) /* e.g. an O_WRONLY descriptor of a mapped file */
+		else if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) /* e.g. O_WRONLY */
 			files_refresh_stat(&st);
 		errno = e;
 	}
@@ -274,3 +292,24 @@ EXPORT int fdatasync(int fd)
 		count_pass(o);
 	return REAL(fdatasync)(fd);
 }
+
+/* fallocate can change the size (plain mode grows; COLLAPSE_RANGE shrinks). */
+EXPORT int fallocate(int fd, int mode, off_t off, off_t len)
+{
+	static int (*real_fn)(int, int, off_t, off_t);
+	if (!real_fn)
+		real_fn = (int (*)(int, int, off_t, off_t))dlsym_next("fallocate");
+	int r = real_fn(fd, mode, off, len);
+	if (r == 0) {
+		int e = errno;
+		struct ofd *o = fd_get(fd);
+		struct stat st;
+		if (o)
+			files_refresh(o, fd);
+		else if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+			files_refresh_stat(&st);
+		errno = e;
+	}
+	return r;
+}
+EXPORT int fallocate64(int fd, int mode, off_t off, off_t len) __attribute__((alias("fallocate")));

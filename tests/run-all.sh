@@ -35,19 +35,26 @@ for t in "$B"/tests/test_* ; do
 	rm -f "$out"
 done
 
-if [ "$core_only" != "--core-only" ] && [ -x "$here/preload/run.sh" ]; then
-	out=$(mktemp)
-	"$here/preload/run.sh" "$B" 2>&1 | tee "$out"
-	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -1)
-	if [ -z "$line" ]; then
-		failed=$((failed + 1)); failures+=("preload/run.sh (no summary)")
-	else
-		p=${line%% passed*}; f=${line#*passed, }; f=${f%% failed*}
-		s=$(echo "$line" | sed -n 's/.*, \([0-9]*\) skipped.*/\1/p')
-		passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + ${s:-0}))
-		[ "$f" -gt 0 ] && failures+=("preload/run.sh")
-	fi
-	rm -f "$out"
+# Every other area's runner: tests/<area>/run.sh BUILD_DIR, ending with
+# "N passed, M failed[, K skipped]".
+if [ "$core_only" != "--core-only" ]; then
+	for runner in "$here"/*/run.sh; do
+		[ -x "$runner" ] || continue
+		area=$(basename "$(dirname "$runner")")
+		echo "== $area"
+		out=$(mktemp)
+		"$runner" "$B" 2>&1 | tee "$out"
+		line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -1)
+		if [ -z "$line" ]; then
+			failed=$((failed + 1)); failures+=("$area/run.sh (no summary)")
+		else
+			p=${line%% passed*}; f=${line#*passed, }; f=${f%% failed*}
+			s=$(echo "$line" | sed -n 's/.*, \([0-9]*\) skipped.*/\1/p')
+			passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + ${s:-0}))
+			[ "$f" -gt 0 ] && failures+=("$area/run.sh")
+		fi
+		rm -f "$out"
+	done
 fi
 
 echo

@@ -5,6 +5,8 @@
 #include "tutil.h"
 #include "testing.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sys/resource.h>
 
 static void open_ok(mmapio_map **m, const char *path, int mode, const struct mmapio_opts *o)
@@ -129,6 +131,8 @@ static void test_open_invalid(void **state)
 	T_EQ(mmapio_open(&m, path, MMAPIO_RDWR, &o), -EINVAL);
 	o = (struct mmapio_opts){ .huge = 42 };
 	T_EQ(mmapio_open(&m, path, MMAPIO_RDONLY, &o), -EINVAL);
+	o = (struct mmapio_opts){ .flags = 0x80000000u }; /* unknown flag */
+	T_EQ(mmapio_open(&m, path, MMAPIO_RDONLY, &o), -EINVAL);
 
 	/* a directory is not mappable */
 	assert_true(mmapio_open(&m, tu_dir, MMAPIO_RDONLY, NULL) < 0);
@@ -164,6 +168,8 @@ static void test_open_fd_dup(void **state)
 	T_OK(mmapio_open_fd(&m, fd, MMAPIO_RDWR, NULL));
 	assert_non_null(m);
 	int mfd = mmapio_fd(m);
+	assert_true(mmapio_rebind_fd(m, fd) < 0); /* not borrowed: the map owns its fd */
+	T_EQ(mmapio_fd(m), mfd);
 	assert_true(mfd >= 0);
 	assert_true(mfd != fd);
 	int fdf = fcntl(mfd, F_GETFD);
@@ -540,6 +546,87 @@ static void test_accessors_and_default_reserve(void **state)
 	assert_true(strlen(s) > 0);
 }
 
+/*
+ * MMAPIO_F_DEFER_UNMAP: close drops the file's pages and descriptor at once,
+ * but the map structure and its address range stay (PROT_NONE, size 0): a
+ * reader still holding the map sees an empty file or an error.
+ */
+struct defer_reader {
+	mmapio_map *m;
+	atomic_int stop, bad;
+	atomic_long data, zero, err;
+};
+
+static void *defer_reader_main(void *a)
+{
+	struct defer_reader *d = a;
+	uint8_t b[3000];
+	uint64_t off = 0;
+	while (!atomic_load(&d->stop)) {
+		off = (off + 4099) % (4 * tu_ps);
+		ssize_t r = mmapio_read(d->m, (off_t)off, b, sizeof b);
+		if (r > 0) {
+			for (ssize_t i = 0; i < r; i++)
+				if (b[i] != tu_pat(off + (uint64_t)i))
+					atomic_store(&d->bad, 1);
+			atomic_fetch_add(&d->data, 1);
+		} else if (r == 0) {
+			atomic_fetch_add(&d->zero, 1);
+		} else {
+			atomic_fetch_add(&d->err, 1);
+		}
+	}
+	return NULL;
+}
+
+static void test_defer_unmap(void **state)
+{
+	(void)state;
+	T_OK(mmapio_fault_install()); /* cmocka replaced mmapio's handler: put it back */
+	char path[PATH_MAX];
+	tu_path(path, sizeof path, "defer");
+	T_OK(tu_make_file(path, 4 * tu_ps));
+	int fds0 = tu_fd_count();
+	struct mmapio_opts o = { .flags = MMAPIO_F_DEFER_UNMAP };
+	mmapio_map *m;
+	open_ok(&m, path, MMAPIO_RDONLY, &o);
+	char *base = view0(m);
+
+	/* a reader keeps using the map across the close */
+	struct defer_reader d;
+	memset(&d, 0, sizeof d);
+	d.m = m;
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, defer_reader_main, &d), 0);
+	tu_sleep_ms(5);
+	T_OK(mmapio_close(m));
+	tu_sleep_ms(5);
+	atomic_store(&d.stop, 1);
+	pthread_join(th, NULL);
+	T_EQ(atomic_load(&d.bad), 0);
+	assert_true(atomic_load(&d.data) > 0);
+	assert_true(atomic_load(&d.zero) + atomic_load(&d.err) > 0);
+	print_message("reads: %ld with data, %ld empty, %ld errors\n", atomic_load(&d.data),
+		      atomic_load(&d.zero), atomic_load(&d.err));
+
+	/* the closed map: an empty file, nothing mapped, descriptor gone */
+	T_EQ(mmapio_size(m), 0);
+	char b[16];
+	T_EQ(mmapio_read(m, 0, b, sizeof b), 0);
+	void *p = NULL;
+	T_EQ(mmapio_view(m, 0, 16, &p), 0);
+	T_EQ(tu_maps_count(path), 0);
+	T_EQ(tu_fd_count(), fds0);
+	void *fa = NULL;
+	T_EQ(mmapio_copy(b, base + 100, 10, &fa), -EFAULT); /* reserved, PROT_NONE */
+	assert_true((char *)fa >= base + 100 && (char *)fa < base + 110);
+	/* the range is still taken: a hinted anonymous mapping does not land there */
+	p = mmap(base, tu_ps, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(p != MAP_FAILED);
+	assert_true(p != (void *)base);
+	munmap(p, tu_ps);
+}
+
 /* Many maps of the same file at once are independent. */
 static void test_many_maps_same_file(void **state)
 {
@@ -581,6 +668,7 @@ int main(void)
 		cmocka_unit_test(test_resize_not_rdwr),
 		cmocka_unit_test(test_accessors_and_default_reserve),
 		cmocka_unit_test(test_many_maps_same_file),
+		cmocka_unit_test(test_defer_unmap),
 	};
 	return cmocka_run_group_tests(tests, tu_group_setup, tu_group_teardown);
 }

@@ -79,6 +79,31 @@ int main(int argc, char **argv)
     whole("sp", fd);
     CK(close(fd), "close");
 
+    sec("large sparse file (8 GiB)");
+    {
+        const off_t big = (off_t)8 << 30;
+        fd = (int)CK(open("big.bin", O_RDWR | O_CREAT | O_TRUNC, 0644), "open(big.bin)");
+        CK(write(fd, "head", 4), "write head");
+        CK(pwrite(fd, "tail-of-a-big-file", 18, big - 10), "pwrite at 8GiB-10");
+        state("big", fd);
+        prd(fd, 100, big - 20, "big tail");
+        prd(fd, 4096, (off_t)4 << 30, "big middle (hole)");
+        prd(fd, 10, 0, "big head");
+        CK(lseek(fd, 4, SEEK_DATA), "DATA 4");
+        CK(lseek(fd, 0, SEEK_HOLE), "HOLE 0");
+        CK(lseek(fd, -5, SEEK_END), "END -5");
+        rd(fd, 100, "big last 5");
+        CK(lseek(fd, (off_t)6 << 30, SEEK_SET), "SET 6GiB");
+        rd(fd, 100, "big at 6GiB");
+        CK(write(fd, "six", 3), "write at 6GiB (in place)");
+        prd(fd, 5, ((off_t)6 << 30) + 99, "big after write");
+        CK(ftruncate(fd, 100), "ftruncate 100");
+        prd(fd, 100, big - 20, "big tail after shrink");
+        whole("big", fd);
+        CK(close(fd), "close");
+        CK(unlink("big.bin"), "unlink");
+    }
+
     sec("ftruncate");
     mkfile("t.bin", 10000, 22);
     fd = (int)CK(open("t.bin", O_RDWR), "open(t.bin, RDWR)");

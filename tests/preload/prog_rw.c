@@ -10,6 +10,7 @@
 #include "common.h"
 #include <limits.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 
 static int g_varflags; /* non-constant open flags: makes fortified builds call __open_2 */
 static volatile int g_neg = -1, g_big = IOV_MAX + 1; /* opaque bad iovcnt values */
@@ -366,6 +367,53 @@ int main(int argc, char **argv)
         CK(close(fds[1]), "close");
         CK(close(fds[3]), "close");
         CK(close(fds[4]), "close");
+    }
+
+    sec("many descriptors, high descriptor numbers");
+    {
+        struct rlimit rl;
+        getrlimit(RLIMIT_NOFILE, &rl);
+        rlim_t want = rl.rlim_max < 70000 ? rl.rlim_max : 70000;
+        rl.rlim_cur = want;
+        SAY("raise RLIMIT_NOFILE to %s\n", setrlimit(RLIMIT_NOFILE, &rl) == 0 ? "min(hard, 70000)" : "failed");
+        static int fds[300];
+        int opened = 0, good = 0;
+        for (int i = 0; i < 300; i++) {
+            fds[i] = open(i % 2 ? "m1.bin" : "m3.bin", O_RDONLY);
+            if (fds[i] >= 0)
+                opened++;
+        }
+        SAY("300 opens: ok=%d first=%d last=%d\n", opened, fds[0], fds[299]);
+        for (int i = 0; i < 300; i++) {
+            ssize_t k = pread(fds[i], buf, 20000, 0);
+            if (k == (i % 2 ? 10000 : 20000))
+                good++;
+        }
+        SAY("300 preads right: %d\n", good);
+        for (int i = 0; i < 300; i++)
+            close(fds[i]);
+        fd = (int)CK(open("a.bin", O_RDONLY), "open a.bin");
+        rd(fd, 10, "low");
+        int h1 = (int)CK(dup2(fd, 4000), "dup2 to 4000");
+        rd(h1, 10, "fd4000");
+        int h2 = (int)CK(dup2(fd, 65000), "dup2 to 65000 (fails if the hard limit is lower)");
+        if (h2 >= 0) {
+            rd(h2, 10, "fd65000");
+            prd(h2, 10, 16230, "fd65000");
+            CK(close(h2), "close 65000");
+        }
+        state("low", fd);
+        CK(close(h1), "close 4000");
+        CK(close(fd), "close");
+        int h3 = (int)CK(fcntl(0, F_DUPFD, 3000), "F_DUPFD 3000 (stdin)");
+        if (h3 >= 0)
+            CK(close(h3), "close");
+        h3 = (int)CK(open("a.bin", O_RDONLY), "open after closing (lowest free)");
+        h1 = (int)CK(fcntl(h3, F_DUPFD, 5000), "F_DUPFD 5000");
+        CK(close(h3), "close low");
+        rd(h1, 100, "fd5000");
+        state("fd5000", h1);
+        CK(close(h1), "close");
     }
 
     sec("own mmap of a served file");

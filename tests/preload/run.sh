@@ -109,7 +109,9 @@ first_diff() { # A B [LABEL_A LABEL_B]
     local la lb
     la=$(sed -n "${line}p" "$a" | cut -c1-200)
     lb=$(sed -n "${line}p" "$b" | cut -c1-200)
-    printf 'line %s: %s [%s] %s [%s]' "$line" "$na" "$la" "$nb" "$lb"
+    local nd
+    nd=$(diff "$a" "$b" | grep -c '^[<>]')
+    printf 'line %s: %s [%s] %s [%s]; %s differing lines' "$line" "$na" "$la" "$nb" "$lb" "$nd"
 }
 
 # value KEY from a stats.py summary line

@@ -1,0 +1,59 @@
+/*
+ * pattern.c - auto mode's second look: the reads a file actually gets.
+ *
+ * A file that passes the open-time rules starts in FILE_WATCH: the kernel
+ * serves it and every read is counted (two relaxed atomic adds next to a
+ * syscall). Every WATCH_CALLS reads, policy_decide() looks at the window:
+ * mostly small reads map the file (promotion); mostly large ones keep the
+ * kernel and start a new window, so a file whose use changes later can
+ * still be promoted.
+ *
+ * Once mapped, descriptors of the file adopt a shadow offset lazily, on
+ * their next read() or write(), from the kernel's current offset.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <unistd.h>
+#include "shim.h"
+
+void pattern_observe(struct ofd *o, int fd, size_t len)
+{
+	struct file *f = o->file;
+	if (!f || atomic_load_explicit(&f->state, memory_order_relaxed) != FILE_WATCH)
+		return;
+	if (len < cfg.small_read)
+		atomic_fetch_add_explicit(&f->w_small, 1, memory_order_relaxed);
+	uint32_t calls = atomic_fetch_add_explicit(&f->w_calls, 1, memory_order_relaxed) + 1;
+	if (calls % WATCH_CALLS)
+		return;
+	struct file_facts facts = {
+		.regular = true,
+		.selected = true,
+		.size = 0, /* already within bounds at open */
+		.threads = policy_threads(),
+		.calls = WATCH_CALLS,
+		.small = atomic_exchange(&f->w_small, 0),
+	};
+	struct shim_config c = cfg;
+	c.min_size = 0; /* the size rule was applied at open */
+	struct decision d = policy_decide(&c, &facts);
+	int e = errno;
+	files_promote(o, fd, d);
+	errno = e;
+}
+
+void pattern_adopt_offset(struct ofd *o, int fd)
+{
+	int e = errno;
+	files_lock();
+	if (!atomic_load(&o->shadow) && !atomic_load(&o->noshadow)) {
+		off_t cur = REAL(lseek)(fd, 0, SEEK_CUR);
+		if (cur >= 0) {
+			atomic_store(&o->off, cur);
+			atomic_store(&o->stale, false);
+			atomic_store(&o->shadow, true);
+		}
+	}
+	files_unlock();
+	errno = e;
+}
