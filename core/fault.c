@@ -200,6 +200,15 @@ int mmapio_fault_install(void)
 	ours.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK | SA_RESTART;
 	sigemptyset(&ours.sa_mask);
 
+	/*
+	 * The core's fork handlers are registered here, at the first use of
+	 * the library, not when a flusher or worker first starts: a program
+	 * (or the shim) that registers its own handlers after this point has
+	 * its prepare handler run before ours, so it can take its locks
+	 * first, in the order it takes them when calling into the core.
+	 */
+	mmapio__flusher_init();
+	mmapio__prewarm_init();
 	pthread_mutex_lock(&install_lock);
 	for (int i = 0; i < 2; i++) {
 		if (real_sigaction(sigs[i], NULL, &cur) < 0) {

@@ -129,6 +129,11 @@ static void init_once(void)
 	atexit(at_exit);
 }
 
+void mmapio__flusher_init(void)
+{
+	pthread_once(&fl_once, init_once);
+}
+
 void mmapio__flusher_register(mmapio_map *m, uint64_t interval_ms)
 {
 	(void)interval_ms;

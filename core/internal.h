@@ -76,6 +76,10 @@ void mmapio__after_write(mmapio_map *m, uint64_t off, size_t n);
 void mmapio__drop_dirty(mmapio_map *m, uint64_t from); /* pages at or past from */
 void mmapio__set_error(mmapio_map *m, int err);
 
+/* flusher.c, prewarm.c: register fork and exit handlers (once). */
+void mmapio__flusher_init(void);
+void mmapio__prewarm_init(void);
+
 /* flusher.c */
 void mmapio__flusher_register(mmapio_map *m, uint64_t interval_ms);
 void mmapio__flusher_unregister(mmapio_map *m);

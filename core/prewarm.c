@@ -122,6 +122,11 @@ static void fork_prepare(void) { pthread_mutex_lock(&pw_lock); }
 static void fork_parent(void) { pthread_mutex_unlock(&pw_lock); }
 static void init_once(void) { pthread_atfork(fork_prepare, fork_parent, fork_child); }
 
+void mmapio__prewarm_init(void)
+{
+	pthread_once(&pw_once, init_once);
+}
+
 int mmapio_prewarm_async(mmapio_map *m, off_t off, size_t len)
 {
 	if (!m || off < 0)

@@ -149,7 +149,12 @@ static bool file_map(struct file *f, int fd, int flags)
 		fd = wfd;
 	o.flags = MMAPIO_F_BORROW_FD | MMAPIO_F_DEFER_UNMAP;
 	o.reserve = cfg.reserve;
-	o.huge = cfg.hugepages ? MMAPIO_HUGE_AUTO : MMAPIO_HUGE_OFF;
+	/*
+	 * Huge pages only for maps we never write through: a write fault on a
+	 * huge folio dirties (and on ext4 allocates) the whole 2 MiB, which
+	 * turns holes into data (SEEK_DATA changes) and writes back more.
+	 */
+	o.huge = cfg.hugepages && wfd < 0 ? MMAPIO_HUGE_AUTO : MMAPIO_HUGE_OFF;
 	if (wfd >= 0 && cfg.flush_ms) {
 		o.flush_policy = MMAPIO_FLUSH_INTERVAL;
 		o.flush_arg = cfg.flush_ms;
@@ -180,10 +185,10 @@ static bool file_map(struct file *f, int fd, int flags)
 	return true;
 }
 
+/* While auto mode watches a file the kernel serves it: "kernel", and the reason says so. */
 const char *file_decision(const struct file *f)
 {
-	int state = atomic_load(&((struct file *)f)->state);
-	return state == FILE_MAPPED ? "map" : state == FILE_WATCH ? "watch" : "kernel";
+	return atomic_load(&((struct file *)f)->state) == FILE_MAPPED ? "map" : "kernel";
 }
 
 static void note_decision(struct file *f)
@@ -351,6 +356,7 @@ void files_refresh(struct ofd *o, int fd)
 	struct file *f = o ? o->file : NULL;
 	if (!f)
 		return;
+	atomic_store(&f->kdirty, true);
 	coherence_bump(f->gen_slot);
 	if (atomic_load(&f->state) != FILE_MAPPED)
 		return;

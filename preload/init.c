@@ -13,12 +13,15 @@ __attribute__((constructor)) static void shim_init(void)
 	shim_resolve();
 	config_load();
 	fdtable_init();
-	if (cfg.mode != MODE_NEVER)
+	if (cfg.mode != MODE_NEVER) {
 		coherence_init();
+		/* Before files_init(): the core's fork handlers must be
+		 * registered first, so that ours (files lock) run before
+		 * theirs at fork, the order we nest them in (files.c). */
+		mmapio_fault_install();
+	}
 	files_init();
 	procs_init();
-	if (cfg.mode != MODE_NEVER)
-		mmapio_fault_install();
 	atomic_store_explicit(&shim_ready, true, memory_order_release);
 	shim_log(LOG_DEBUG, "ready, mode %d", cfg.mode);
 }

@@ -156,6 +156,7 @@ struct file {
 	char *path;		   /* as first opened */
 	const char *reason;	   /* of the current state */
 	uint64_t flushed_seen;	   /* map's flushed bytes already folded into stats */
+	_Atomic bool kdirty;	   /* written through the kernel since the last real sync */
 	int nfds, cap;		   /* descriptors of this file, for rebinding */
 	int *fds;
 	int bound_fd;		   /* the fd the map borrows */
@@ -225,7 +226,7 @@ void files_promote(struct ofd *o, int fd, struct decision d);
 void files_refresh_stat(const struct stat *st);
 void files_init(void);
 void files_fold_all(void (*fn)(struct file *)); /* for stats, under the files lock */
-const char *file_decision(const struct file *f); /* "map", "watch" or "kernel" */
+const char *file_decision(const struct file *f); /* "map" or "kernel" */
 
 /* ---- offset.c ---- */
 void offset_sync(struct ofd *o, int fd);     /* kernel offset := shadow */

@@ -26,8 +26,8 @@
 static inline mmapio_map *writable_map(struct ofd *o)
 {
 	struct file *f = o->file;
-	if (!f || unlikely(!faults_deliverable()) || atomic_load_explicit(&f->state, memory_order_acquire) != FILE_MAPPED ||
-	    !f->writable || (o->flags & O_ACCMODE) == O_RDONLY ||
+	if (!f || atomic_load_explicit(&f->state, memory_order_acquire) != FILE_MAPPED ||
+	    !f->writable || (o->flags & O_ACCMODE) != O_RDWR || unlikely(!faults_deliverable()) ||
 	    (o->flags & (O_APPEND | O_SYNC | O_DSYNC)))
 		return NULL;
 	if (coherence_stale(f))
@@ -81,6 +81,8 @@ static ssize_t map_pwritev(struct ofd *o, const struct iovec *iov, int cnt, off_
 static void after_kernel_write(struct ofd *o, int fd, ssize_t n, int64_t end)
 {
 	struct file *f = o->file;
+	if (n > 0 && f)
+		atomic_store_explicit(&f->kdirty, true, memory_order_relaxed);
 	if (o->flags & O_APPEND) /* Linux appends even pwrite()s */
 		end = -1;
 	if (n > 0 && f && atomic_load(&f->state) == FILE_MAPPED &&
@@ -277,21 +279,45 @@ EXPORT int truncate(const char *path, off_t len)
 }
 EXPORT int truncate64(const char *path, off_t len) __attribute__((alias("truncate")));
 
-EXPORT int fsync(int fd)
+/*
+ * fsync/fdatasync. By default the real call runs: it writes back every
+ * dirty page of the file, those written through the map included.
+ *
+ * MMAPIO_FSYNC=range: if every write to the file since the last real sync
+ * went through the map, msync(MS_SYNC) exactly its dirty pages instead,
+ * page-rounded and coalesced (mmapio_flush). That is fdatasync's promise
+ * for those pages (their data, and the size and allocation needed to read
+ * them back); fsync's extra promise, the other metadata such as mtime, is
+ * not kept. Writes through descriptors the shim does not track (opened
+ * write-only, or in another process) are not covered. Any write through
+ * the kernel, a flush error, or a file not mapped writable: the real call.
+ */
+static int shim_sync(int fd, bool data)
 {
 	struct ofd *o = fd_get(fd);
+	struct file *f = o ? o->file : NULL;
+	if (f && cfg.fsync_range && atomic_load(&f->state) == FILE_MAPPED && f->writable &&
+	    !atomic_load(&f->kdirty)) {
+		if (mmapio_flush(f->map) == 0 && mmapio_flush_error(f->map) == 0) {
+			count_served(o, 0);
+			return 0;
+		}
+	}
 	if (o)
 		count_pass(o);
-	return REAL(fsync)(fd);
+	if (f)
+		atomic_store(&f->kdirty, false); /* before: a racing write sets it again */
+	int r = data ? REAL(fdatasync)(fd) : REAL(fsync)(fd);
+	if (r < 0 && f) {
+		int e = errno;
+		atomic_store(&f->kdirty, true);
+		errno = e;
+	}
+	return r;
 }
 
-EXPORT int fdatasync(int fd)
-{
-	struct ofd *o = fd_get(fd);
-	if (o)
-		count_pass(o);
-	return REAL(fdatasync)(fd);
-}
+EXPORT int fsync(int fd) { return shim_sync(fd, false); }
+EXPORT int fdatasync(int fd) { return shim_sync(fd, true); }
 
 /* fallocate can change the size (plain mode grows; COLLAPSE_RANGE shrinks). */
 EXPORT int fallocate(int fd, int mode, off_t off, off_t len)
