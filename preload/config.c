@@ -44,9 +44,19 @@ static void bad(const char *var, const char *val, const char *used)
 {
 	if (cfg.log_level < LOG_WARN)
 		return;
+	/* The value is the user's bytes: show control bytes escaped. */
+	char shown[256];
+	size_t k = 0;
+	for (const unsigned char *p = (const unsigned char *)val; *p && k < sizeof shown - 5; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			k += (size_t)snprintf(shown + k, sizeof shown - k, "\\x%02x", *p);
+		else
+			shown[k++] = (char)*p;
+	}
+	shown[k] = 0;
 	char line[512];
-	int n = snprintf(line, sizeof line, "mmapio: %s='%.200s' is not valid; using %s\n", var,
-			 val, used);
+	int n = snprintf(line, sizeof line, "mmapio: %s='%s' is not valid; using %s\n", var,
+			 shown, used);
 	if (n > (int)sizeof line - 1)
 		n = (int)sizeof line - 1;
 	ssize_t w = REAL(write)(2, line, (size_t)n);

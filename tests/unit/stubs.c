@@ -1,0 +1,4 @@
+/* What policy.c needs from the rest of the shim, for unit tests. */
+#include "shim.h"
+
+struct shim_config cfg;
