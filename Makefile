@@ -33,7 +33,7 @@ PRE_S       := $(if $(filter x86_64,$(ARCH)),preload/vfork_x86_64.S,)
 PRE_O       := $(PRE_C:%.c=$(B)/obj-pre/%.o) $(PRE_S:%.S=$(B)/obj-pre/%.o) $(CORE_C:%.c=$(B)/obj-pre/%.o) $(CORE_S:%.S=$(B)/obj-pre/%.o)
 
 CORE_TESTS  := $(patsubst tests/core/%.c,$(B)/tests/%,$(wildcard tests/core/test_*.c))
-PORT_TESTS  := $(patsubst %,%.portable,$(filter %test_fault %test_io,$(CORE_TESTS)))
+PORT_TESTS  := $(patsubst %,%.portable,$(filter %test_fault %test_io %test_copy,$(CORE_TESTS)))
 PRE_PROGS   := $(patsubst tests/preload/%.c,$(B)/tests/preload/%,$(wildcard tests/preload/prog_*.c))
 PRE_PROGS   += $(PRE_PROGS:%=%.fortify)
 BENCHES     := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/bench_*.c))
@@ -57,7 +57,7 @@ $(B)/obj-pre/%.o: %.c $(wildcard include/*.h core/*.h preload/*.h)
 	$(CC) $(BASE) $(CFLAGS) -DMMAPIO_EMBEDDED -Ipreload -fPIC -fvisibility=hidden -c $< -o $@
 $(B)/obj-pre/%.o: %.S
 	@mkdir -p $(@D)
-	$(CC) $(BASE) $(CFLAGS) -fPIC -c $< -o $@
+	$(CC) $(BASE) $(CFLAGS) -DMMAPIO_EMBEDDED -fPIC -c $< -o $@
 
 $(B)/libmmapio.a: $(CORE_O)
 	rm -f $@ && ar rcs $@ $^
@@ -73,7 +73,7 @@ $(B)/tests/%: tests/core/%.c $(B)/libmmapio.a
 	$(CC) $(BASE) -O1 -g $< $(B)/libmmapio.a -lcmocka $(LDLIBS) -o $@
 $(B)/tests/%.portable: tests/core/%.c $(B)/libmmapio-portable.a
 	@mkdir -p $(@D)
-	$(CC) $(BASE) -O1 -g $< $(B)/libmmapio-portable.a -lcmocka $(LDLIBS) -o $@
+	$(CC) $(BASE) -DMMAPIO_FAULT_PORTABLE -O1 -g $< $(B)/libmmapio-portable.a -lcmocka $(LDLIBS) -o $@
 $(B)/tests/preload/%: tests/preload/%.c $(wildcard tests/preload/*.h)
 	@mkdir -p $(@D)
 	$(CC) -std=gnu11 -Wall -Wextra -pthread -O0 -g $< -o $@ -lm

@@ -12,15 +12,18 @@
  * sigsetjmp, no thread-local flag. This is what kernels do for copies from
  * user memory (exception tables).
  *
- * Sizes: up to 64 bytes with overlapping unaligned loads/stores (no loop);
- * up to 2 KiB with a 64-byte SSE2 loop; above that `rep movsb`, which is
+ * Sizes: up to 32 bytes with overlapping unaligned loads/stores (no loop);
+ * up to 2 KiB with overlapping 32-byte AVX2 moves and a 64-byte loop where
+ * the CPU has AVX2 (mmapio__avx2, set at load), else the same in SSE2; above that `rep movsb`, which is
  * what glibc also switches to around these sizes on CPUs with ERMS (its
  * start-up cost makes it slower than the loop on small copies: measured
  * 98 against 72 ns at 512 B on the development machine).
  */
 	.text
 	.globl	mmapio__copy
+#ifdef MMAPIO_EMBEDDED
 	.hidden	mmapio__copy
+#endif
 	.globl	mmapio__copy_begin
 	.hidden	mmapio__copy_begin
 	.globl	mmapio__copy_end
@@ -37,12 +40,44 @@ mmapio__copy_begin:
 	jbe	.Lle16
 	cmp	$32, %rdx
 	jbe	.Lle32
+	cmp	$2048, %rdx
+	ja	.Lrep
+	testb	$1, mmapio__avx2(%rip)
+	jnz	.Lavx
 	cmp	$64, %rdx
 	jbe	.Lle64
-	cmp	$2048, %rdx
-	jbe	.Lle2048
+	jmp	.Lle2048
+.Lrep:
 	mov	%rdx, %rcx
 	rep movsb
+	xor	%eax, %eax
+	ret
+
+.Lavx:					/* 33..2048 with 32-byte AVX2 moves */
+	cmp	$64, %rdx
+	ja	1f
+	vmovdqu	(%rsi), %ymm0
+	vmovdqu	-32(%rsi,%rdx), %ymm1
+	vmovdqu	%ymm0, (%rdi)
+	vmovdqu	%ymm1, -32(%rdi,%rdx)
+	vzeroupper
+	xor	%eax, %eax
+	ret
+1:	vmovdqu	-64(%rsi,%rdx), %ymm2
+	vmovdqu	-32(%rsi,%rdx), %ymm3
+	lea	-64(%rdi,%rdx), %r10
+2:	vmovdqu	(%rsi), %ymm0
+	vmovdqu	32(%rsi), %ymm1
+	vmovdqu	%ymm0, (%rdi)
+	vmovdqu	%ymm1, 32(%rdi)
+	add	$64, %rsi
+	add	$64, %rdi
+	sub	$64, %rdx
+	cmp	$64, %rdx
+	ja	2b
+	vmovdqu	%ymm2, (%r10)
+	vmovdqu	%ymm3, 32(%r10)
+	vzeroupper
 	xor	%eax, %eax
 	ret
 
@@ -127,7 +162,10 @@ mmapio__copy_begin:
 
 mmapio__copy_end:			/* the fixup itself is outside the range */
 mmapio__copy_fixup:			/* %rax = -errno, %rdx = fault address */
-	test	%r8, %r8
+	testb	$1, mmapio__avx2(%rip)	/* leave no dirty upper state behind */
+	jz	4f
+	vzeroupper
+4:	test	%r8, %r8
 	je	3f
 	mov	%rdx, (%r8)
 3:	ret

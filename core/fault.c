@@ -114,6 +114,15 @@ static void forward(int sig, siginfo_t *si, void *uc)
 }
 
 #if FAULT_FIXUP
+/* Read by copy_x86_64.S: use the AVX2 paths. */
+unsigned char mmapio__avx2;
+
+__attribute__((constructor)) static void detect_cpu(void)
+{
+	__builtin_cpu_init();
+	mmapio__avx2 = __builtin_cpu_supports("avx2") ? 1 : 0;
+}
+
 static void handler(int sig, siginfo_t *si, void *ucv)
 {
 	ucontext_t *uc = ucv;

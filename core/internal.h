@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#define MMAPIO_NO_INLINE /* the library defines the out-of-line mmapio_read() */
 #include "mmapio.h"
 
 #define likely(x) __builtin_expect(!!(x), 1)
@@ -22,7 +23,8 @@
 #define DIRTY_HINT_EMPTY ((uint64_t)UINT32_MAX)
 
 struct mmapio_map {
-	/* Read on every call: keep together. */
+	/* Read on every call: keep together. These two are struct mmapio__head
+	 * (mmapio.h), which the inline read path reads: same offsets. */
 	unsigned char *base;	    /* never moves while the map is open */
 	_Atomic uint64_t size;	    /* bytes callers may touch: min(file size, reserve) */
 	_Atomic uint64_t file_size; /* the file's size as last seen */
@@ -63,8 +65,13 @@ struct mmapio_map {
 	} st;
 };
 
-/* fault.c, copy_*.S: the fault-safe copy. Returns 0, -EFAULT or -EIO. */
-int mmapio__copy(void *dst, const void *src, size_t n, void **fault_addr);
+/* fault.c, copy_*.S: the fault-safe copy (declared in mmapio.h). Returns 0, -EFAULT or -EIO. */
+_Static_assert(__builtin_offsetof(struct mmapio_map, base) ==
+		       __builtin_offsetof(struct mmapio__head, base) &&
+	       __builtin_offsetof(struct mmapio_map, size) ==
+		       __builtin_offsetof(struct mmapio__head, size) &&
+	       sizeof(_Atomic uint64_t) == sizeof(uint64_t),
+	       "struct mmapio__head must match the start of struct mmapio_map");
 int mmapio__fault_init(void);
 
 /* map.c */

@@ -142,6 +142,35 @@ MMAPIO_API ssize_t mmapio_read(mmapio_map *m, off_t off, void *buf, size_t len);
 MMAPIO_API ssize_t mmapio_write(mmapio_map *m, off_t off, const void *buf, size_t len);
 
 /*
+ * The read fast path, inline (as liburing inlines its ring accessors): an
+ * offset inside the mapped size goes straight to the fault-safe copy, one
+ * call like memcpy; everything else, and any fault, takes the library's
+ * out-of-line mmapio_read(). Define MMAPIO_NO_INLINE to call the library
+ * for everything. The structure below is the stable head of every map:
+ * base and the bytes that may be read, published with release order.
+ */
+struct mmapio__head {
+	unsigned char *base;
+	uint64_t size;
+};
+MMAPIO_API int mmapio__copy(void *dst, const void *src, size_t n, void **fault_addr);
+
+#if !defined(MMAPIO_NO_INLINE) && defined(__GNUC__)
+static inline ssize_t mmapio__read_inline(mmapio_map *m, off_t off, void *buf, size_t len)
+{
+	const struct mmapio__head *h = (const struct mmapio__head *)(const void *)m;
+	uint64_t size = __atomic_load_n(&h->size, __ATOMIC_ACQUIRE);
+	if (__builtin_expect(off >= 0 && (uint64_t)off < size && len <= 0x7ffff000u, 1)) {
+		size_t n = len < size - (uint64_t)off ? len : (size_t)(size - (uint64_t)off);
+		if (__builtin_expect(mmapio__copy(buf, h->base + off, n, (void **)0) == 0, 1))
+			return (ssize_t)n;
+	}
+	return (mmapio_read)(m, off, buf, len);
+}
+#define mmapio_read(m, off, buf, len) mmapio__read_inline((m), (off), (buf), (len))
+#endif
+
+/*
  * Zero-copy view of [off, off + len), clamped to the end of the file.
  * Returns the number of bytes available at *ptr (0 at or past the end) or a
  * negative errno. Direct access through the pointer is NOT fault-safe: if
