@@ -31,8 +31,8 @@ static const struct shim_config defaults = {
 	.netfs = false,
 	.log_level = LOG_WARN,
 	.reserve = 0,
-	.small_read = 64 << 10,
-	.large_read = 1 << 20,
+	.small_read = UINT64_MAX, /* every read counts as small: see policy.c */
+	.large_read = UINT64_MAX, /* the streaming rule is off: see policy.c */
 };
 
 /*
@@ -193,6 +193,8 @@ void config_load(void)
 	size("MMAPIO_RESERVE", &c.reserve, 0);
 	size("MMAPIO_SMALL_READ", &c.small_read, defaults.small_read);
 	size("MMAPIO_LARGE_READ", &c.large_read, defaults.large_read);
+	if (c.large_read == 0)
+		c.large_read = UINT64_MAX; /* 0: off */
 	if (c.min_size > c.max_size) {
 		c.min_size = defaults.min_size > c.max_size ? 0 : defaults.min_size;
 		char used[64];

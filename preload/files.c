@@ -238,20 +238,28 @@ void files_on_open(int fd, const char *path, int flags)
 			files_refresh_stat(&st);
 		return;
 	}
-	if (fstatfs(fd, &sf) < 0)
-		return;
-
-	const char *why = NULL;
+	/*
+	 * Decide cheaply first: the size and thread rules need nothing more
+	 * than fstat. Only a file that may be mapped costs the fstatfs and
+	 * the glob match (they can only turn a "map" into "kernel").
+	 */
 	struct file_facts facts = {
 		.regular = true,
-		.fs_magic = (long)sf.f_type,
+		.selected = true,
 		.size = (uint64_t)st.st_size,
 		.threads = cfg.mode == MODE_AUTO ? policy_threads() : 1,
 	};
-	facts.selected = policy_selected(fd, path, &why);
-	facts.unselected_why = why;
 	struct decision d = policy_decide(&cfg, &facts);
-	if (path && never_path(path)) /* e.g. /dev/shm files are regular */
+	if (d.v != V_KERNEL) {
+		const char *why = NULL;
+		if (fstatfs(fd, &sf) < 0)
+			return;
+		facts.fs_magic = (long)sf.f_type;
+		facts.selected = policy_selected(fd, path, &why);
+		facts.unselected_why = why;
+		d = policy_decide(&cfg, &facts);
+	}
+	if (d.v != V_KERNEL && path && never_path(path)) /* e.g. /dev/shm files are regular */
 		d = (struct decision){ V_KERNEL, "system path" };
 
 	if (flags & O_TRUNC)
@@ -260,6 +268,16 @@ void files_on_open(int fd, const char *path, int flags)
 	struct file_key key = { st.st_dev, st.st_ino };
 	struct file *f;
 	HASH_FIND(hh, table, &key, sizeof key, f);
+	if (!f && d.v == V_KERNEL) {
+		/*
+		 * The kernel serves it for good: do not track it at all, so its
+		 * calls cost one table lookup, like a pipe's (the many-small-
+		 * files case). Its passthrough calls are then not counted.
+		 */
+		stats_record_decision(path ? path : "?", "kernel", d.reason);
+		shim_log(LOG_INFO, "%s: kernel (%s)", path ? path : "?", d.reason);
+		goto out;
+	}
 	if (!f) {
 		if (!(f = file_new(key, path)))
 			goto out;

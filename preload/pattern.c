@@ -4,7 +4,8 @@
  * A file that passes the open-time rules starts in FILE_WATCH: the kernel
  * serves it and every read is counted (two relaxed atomic adds next to a
  * syscall). Every WATCH_CALLS reads, policy_decide() looks at the window:
- * mostly small reads map the file (promotion); mostly large ones keep the
+ * mostly small reads map the file (promotion; with the default
+ * MMAPIO_SMALL_READ every read is small); mostly large ones keep the
  * kernel and start a new window, so a file whose use changes later can
  * still be promoted.
  *

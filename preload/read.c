@@ -66,7 +66,8 @@ static ssize_t map_pread(struct ofd *o, void *buf, size_t len, off_t off)
 			count_fault();
 		return -1;
 	}
-	atomic_store_explicit(&o->last_end, off + n, memory_order_relaxed);
+	if (unlikely(cfg.large_read != UINT64_MAX))
+		atomic_store_explicit(&o->last_end, off + n, memory_order_relaxed);
 	count_served(o, (size_t)n);
 	return n;
 }

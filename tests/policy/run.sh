@@ -66,8 +66,10 @@ auto_case() { # NAME EXPECT_DECISION REASON_SUBSTR EXPECT_SERVED(>0|0) ENV... --
 		ok "$name ($d: $r, $s served)"
 	fi
 }
-auto_case auto-small-reads map "small reads" ">0" MMAPIO_MODE=auto -- small "$T/big" 200
-auto_case auto-streaming kernel "large reads" 0 MMAPIO_MODE=auto -- stream "$T/big"
+auto_case auto-small-reads map "read often" ">0" MMAPIO_MODE=auto -- small "$T/big" 200
+auto_case auto-streaming map "read often" ">0" MMAPIO_MODE=auto -- stream "$T/big"
+auto_case auto-small-reads-rule map "small reads" ">0" MMAPIO_MODE=auto MMAPIO_SMALL_READ=64K -- small "$T/big" 200
+auto_case auto-streaming-rule kernel "large reads" 0 MMAPIO_MODE=auto MMAPIO_SMALL_READ=64K -- stream "$T/big"
 auto_case auto-small-file kernel "MIN_SIZE" 0 MMAPIO_MODE=auto -- small "$T/tiny" 200
 auto_case auto-threads kernel "THREADS" 0 MMAPIO_MODE=auto MMAPIO_MAX_THREADS=0 -- small "$T/big" 200
 auto_case auto-max-size kernel "MAX_SIZE" 0 MMAPIO_MODE=auto MMAPIO_MAX_SIZE=1M -- small "$T/big" 200
@@ -114,7 +116,7 @@ variant() { # NAME EXPECT SETTINGS
 	esac
 }
 variant auto maybe "MMAPIO_MODE=auto MMAPIO_MIN_SIZE=0"
-variant auto-small-windows maybe "MMAPIO_MODE=auto MMAPIO_MIN_SIZE=0 MMAPIO_SMALL_READ=1G"
+variant auto-streaming-rules maybe "MMAPIO_MODE=auto MMAPIO_MIN_SIZE=0 MMAPIO_SMALL_READ=64K MMAPIO_LARGE_READ=64K"
 for s in MMAPIO_PREWARM=willneed MMAPIO_PREWARM=populate MMAPIO_PREWARM=async \
 	"MMAPIO_PREWARM=populate MMAPIO_PREWARM_MAX=4K" MMAPIO_FLUSH_INTERVAL=5ms \
 	MMAPIO_FSYNC=range MMAPIO_HUGEPAGES=auto MMAPIO_WRITES=kernel; do

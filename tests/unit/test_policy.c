@@ -96,6 +96,20 @@ static void test_pure(void **state)
 	assert_string_equal(a.reason, b.reason);
 }
 
+/* The default MMAPIO_SMALL_READ counts every read as small: a watched file is mapped. */
+static void test_default_maps_after_window(void **state)
+{
+	(void)state;
+	struct shim_config c = base(MODE_AUTO);
+	c.small_read = UINT64_MAX;
+	struct file_facts f = F(.fs_magic = EXT4, .size = 1 << 20, .threads = 1, .calls = 8, .small = 8);
+	struct decision d = policy_decide(&c, &f);
+	assert_int_equal(d.v, V_MAP);
+	assert_non_null(strstr(d.reason, "read often"));
+	f.calls = 7;
+	assert_int_equal(policy_decide(&c, &f).v, V_WATCH);
+}
+
 /* Sanity of the live thread count the shim feeds in. */
 static void test_threads(void **state)
 {
@@ -109,6 +123,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_pure),
+		cmocka_unit_test(test_default_maps_after_window),
 		cmocka_unit_test(test_threads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
