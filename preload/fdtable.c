@@ -93,6 +93,8 @@ struct ofd *ofd_alloc(void)
 
 void ofd_free(struct ofd *o)
 {
+	free(o->path);
+	o->path = NULL;
 	o->file = NULL;
 	o->next_free = free_list;
 	free_list = o;

@@ -16,8 +16,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include "shim.h"
@@ -221,13 +223,17 @@ static bool never_path(const char *path)
 	       !strncmp(path, "/dev/", 5);
 }
 
-void files_on_open(int fd, const char *path, int flags)
+/*
+ * Decide on the file behind fd and attach a description to it: `o` when a
+ * pending description has been watched (auto mode), else a new one.
+ * calls/small: the reads watched so far. Under no lock; takes it.
+ */
+static void decide_and_attach(int fd, const char *path, int flags, struct ofd *pending,
+			      uint32_t calls, uint32_t small)
 {
 	struct stat st;
 	struct statfs sf;
 
-	if (fd < 0 || cfg.mode == MODE_NEVER)
-		return;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
 		return;
 	/* Never: no read access, O_PATH (no I/O at all), O_DIRECT (the
@@ -248,6 +254,8 @@ void files_on_open(int fd, const char *path, int flags)
 		.selected = true,
 		.size = (uint64_t)st.st_size,
 		.threads = cfg.mode == MODE_AUTO ? policy_threads() : 1,
+		.calls = calls,
+		.small = small,
 	};
 	struct decision d = policy_decide(&cfg, &facts);
 	if (d.v != V_KERNEL) {
@@ -294,6 +302,15 @@ void files_on_open(int fd, const char *path, int flags)
 		mmapio_refresh(f->map);
 		mmapio_rebind_fd(f->map, f->bound_fd);
 	}
+	if (pending) {
+		/* Every descriptor that shares the pending description (dups). */
+		int hw = fd_highwater();
+		for (int i = 0; i <= hw; i++)
+			if (fd_get(i) == pending)
+				add_fd(f, i);
+		pending->file = f;
+		goto out;
+	}
 	struct ofd *o = ofd_alloc();
 	if (!o || add_fd(f, fd) < 0) {
 		if (o)
@@ -315,11 +332,62 @@ out:
 	files_unlock();
 }
 
+/*
+ * Auto mode: a descriptor costs nothing at open (no fstat): it gets a
+ * pending description whose reads the kernel serves while we count them
+ * (pattern.c). A file that reaches its end below MMAPIO_MIN_SIZE is left
+ * alone for good; one read WATCH_CALLS times is decided then, with fstat.
+ * This keeps open-read-close of many small files at the kernel's cost.
+ */
+static bool open_pending(int fd, const char *path, int flags)
+{
+	if (cfg.mode != MODE_AUTO || (flags & (O_TRUNC | O_PATH | O_DIRECT | O_DIRECTORY)) ||
+	    (flags & O_ACCMODE) == O_WRONLY || (path && never_path(path)))
+		return false;
+	files_lock();
+	struct ofd *o = ofd_alloc();
+	if (o) {
+		o->flags = flags;
+		atomic_store(&o->pending, true);
+		atomic_store(&o->refs, 1);
+		atomic_store(&o->off, 0); /* mirrors the kernel's offset while pending */
+		atomic_store(&o->noshadow, (flags & O_APPEND) != 0);
+		o->path = (cfg.include || cfg.exclude || stats_on || cfg.log_level >= LOG_INFO) && path
+				  ? strdup(path)
+				  : NULL;
+		fd_put(fd, o);
+	}
+	files_unlock();
+	return o != NULL;
+}
+
+void files_on_open(int fd, const char *path, int flags)
+{
+	if (fd < 0 || cfg.mode == MODE_NEVER)
+		return;
+	if (!open_pending(fd, path, flags))
+		decide_and_attach(fd, path, flags, NULL, 0, 0);
+}
+
+/* A pending description has been read often enough: decide now. */
+void files_decide_pending(struct ofd *o, int fd)
+{
+	char link[64], buf[4096];
+	const char *path = o->path;
+	if (!path) {
+		snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+		ssize_t n = readlink(link, buf, sizeof buf - 1);
+		buf[n > 0 ? n : 0] = 0;
+		path = buf;
+	}
+	decide_and_attach(fd, path, o->flags, o, atomic_load(&o->w_calls), atomic_load(&o->w_small));
+}
+
 void files_on_dup(int newfd, struct ofd *o)
 {
 	files_lock();
 	struct file *f = o->file;
-	if (f && add_fd(f, newfd) == 0) {
+	if (!f || add_fd(f, newfd) == 0) { /* no file yet: pending, or the kernel's */
 		atomic_fetch_add(&o->refs, 1);
 		fd_put(newfd, o);
 	}
@@ -372,8 +440,12 @@ void files_resync(struct file *f)
 void files_refresh(struct ofd *o, int fd)
 {
 	struct file *f = o ? o->file : NULL;
-	if (!f)
+	if (!f) {
+		struct stat st; /* a description without a file yet (pending) */
+		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+			files_refresh_stat(&st);
 		return;
+	}
 	atomic_store(&f->kdirty, true);
 	coherence_bump(f->gen_slot);
 	if (atomic_load(&f->state) != FILE_MAPPED)

@@ -90,7 +90,7 @@ off_t shim_lseek(struct ofd *o, int fd, off_t off, int whence)
 	}
 	count_pass(o);
 	off_t r = REAL(lseek)(fd, off, whence);
-	if (r >= 0 && atomic_load(&o->shadow)) {
+	if (r >= 0 && (atomic_load(&o->shadow) || o->pending)) { /* pending: mirror */
 		atomic_store(&o->off, r);
 		atomic_store(&o->stale, false);
 	}

@@ -225,7 +225,11 @@ EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t count)
 {
 	struct ofd *oi = kernel_uses_offset(in, off);
 	struct ofd *oo = kernel_uses_offset(out, NULL);
+	struct file *rf = resize_begin(fd_get(out));
 	ssize_t n = REAL(sendfile)(out, in, off, count);
+	int e = errno;
+	resize_end(rf);
+	errno = e;
 	kernel_moved(oi, in, n, false);
 	kernel_moved(oo, out, n, true);
 	return n;
@@ -238,7 +242,11 @@ EXPORT ssize_t splice(int in, off_t *offin, int out, off_t *offout, size_t len,
 {
 	struct ofd *oi = kernel_uses_offset(in, offin);
 	struct ofd *oo = kernel_uses_offset(out, offout);
+	struct file *rf = resize_begin(fd_get(out));
 	ssize_t n = REAL(splice)(in, offin, out, offout, len, flags);
+	int e = errno;
+	resize_end(rf);
+	errno = e;
 	kernel_moved(oi, in, n, false);
 	kernel_moved(oo, out, n, true);
 	return n;
@@ -253,7 +261,11 @@ EXPORT ssize_t copy_file_range(int in, off_t *offin, int out, off_t *offout, siz
 	}
 	struct ofd *oi = kernel_uses_offset(in, offin);
 	struct ofd *oo = kernel_uses_offset(out, offout);
+	struct file *rf = resize_begin(fd_get(out));
 	ssize_t n = real.copy_file_range(in, offin, out, offout, len, flags);
+	int e = errno;
+	resize_end(rf);
+	errno = e;
 	kernel_moved(oi, in, n, false);
 	kernel_moved(oo, out, n, true);
 	return n;

@@ -100,12 +100,9 @@ static ssize_t kernel_pread(struct ofd *o, int fd, void *buf, size_t len, off_t 
 {
 	count_pass(o);
 	ssize_t n = REAL(pread)(fd, buf, len, off);
-	if (n > 0) {
-		int e = errno;
+	if (n > 0 && cfg.large_read != UINT64_MAX)
 		atomic_store_explicit(&o->last_end, off + n, memory_order_relaxed);
-		pattern_observe(o, fd, len);
-		errno = e;
-	}
+	pattern_observe(o, fd, len, n, n >= 0 ? off + n : -1);
 	return n;
 }
 
@@ -149,9 +146,12 @@ static ssize_t kernel_read(struct ofd *o, int fd, void *buf, size_t len)
 {
 	count_pass(o);
 	ssize_t n = REAL(read)(fd, buf, len);
+	int64_t end = -1;
+	if (o->pending && !atomic_load(&o->noshadow) && n >= 0)
+		end = atomic_fetch_add(&o->off, n) + n; /* the kernel's offset, mirrored */
+	pattern_observe(o, fd, len, n, end);
 	if (n > 0) {
 		int e = errno;
-		pattern_observe(o, fd, len);
 		struct file *f = o->file;
 		if (f && atomic_load(&f->state) == FILE_MAPPED && !atomic_load(&o->noshadow))
 			pattern_adopt_offset(o, fd);

@@ -157,6 +157,8 @@ struct file {
 	const char *reason;	   /* of the current state */
 	uint64_t flushed_seen;	   /* map's flushed bytes already folded into stats */
 	_Atomic bool kdirty;	   /* written through the kernel since the last real sync */
+	_Atomic int map_writers;   /* write.c: map writes in flight */
+	_Atomic int resizing;	   /* write.c: size changes through the kernel in flight */
 	int nfds, cap;		   /* descriptors of this file, for rebinding */
 	int *fds;
 	int bound_fd;		   /* the fd the map borrows */
@@ -187,6 +189,10 @@ struct ofd {
 	_Atomic bool stale;	   /* the kernel's offset lags the shadow */
 	_Atomic bool noshadow;	   /* never again: O_APPEND, or shared with another process */
 	_Atomic int64_t last_end;  /* where the previous read ended (auto mode) */
+	/* Auto mode, before the file is decided (files.c open_pending): */
+	_Atomic bool pending;	   /* reads are being watched; file is NULL */
+	_Atomic uint32_t w_calls, w_small; /* reads seen, and how many were small */
+	char *path;		   /* as opened, when needed for globs, stats or logs */
 	struct ofd *next_free;
 };
 struct fdtab {
@@ -216,6 +222,8 @@ void files_unlock(void);
 void files_on_open(int fd, const char *path, int flags);
 /* fd now also refers to o (dup). Caller holds nothing. */
 void files_on_dup(int newfd, struct ofd *o);
+/* A pending description was read WATCH_CALLS times: decide on its file. */
+void files_decide_pending(struct ofd *o, int fd);
 /* fd is about to be closed: untrack it. */
 void files_on_close(int fd);
 /* The file behind fd may have changed size (ftruncate, O_TRUNC, ...). */
@@ -234,6 +242,10 @@ void offset_unshadow(struct ofd *o, int fd); /* sync, then let the kernel own it
 void offset_sync_all(bool unshadow_inheritable);
 off_t shim_lseek(struct ofd *o, int fd, off_t off, int whence);
 
+/* ---- write.c: size changes through the kernel exclude map writes ---- */
+struct file *resize_begin(struct ofd *o);
+void resize_end(struct file *f);
+
 /* ---- policy.c ---- */
 struct file_facts {
 	bool regular;
@@ -251,8 +263,11 @@ bool policy_selected(int fd, const char *path, const char **why);
 uint64_t policy_threads(void); /* live threads, re-read at most every 100 ms */
 
 /* ---- pattern.c ---- */
-/* A read of len bytes at off went to the kernel on a watched file. */
-void pattern_observe(struct ofd *o, int fd, size_t len);
+/*
+ * A read of len bytes went to the kernel on a tracked description and
+ * returned n, ending at file offset end (-1: unknown).
+ */
+void pattern_observe(struct ofd *o, int fd, size_t len, ssize_t n, int64_t end);
 /* The file is mapped but o does not shadow its offset yet: start if it can. */
 void pattern_adopt_offset(struct ofd *o, int fd);
 

@@ -18,10 +18,53 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "iov.h"
 #include "shim.h"
+
+/*
+ * Map writes and size changes must not overlap on one file. When the
+ * kernel extends a file (a write past the end, ftruncate up, fallocate) it
+ * zeroes the rest of the block that held the old end of file, under its
+ * page lock, which a store through a map does not take. A map write into
+ * that block, let through because the new size was already visible, can
+ * be zeroed a moment later: measured, one 256-byte record in about sixty
+ * runs lost with two threads appending through one descriptor. So each
+ * file counts map writes in flight and size changes in flight, Dekker
+ * style (sequentially consistent): a map write that sees a size change in
+ * flight goes to the kernel; a size change waits for map writes in flight
+ * to finish. Size changes by processes outside the shim are not covered.
+ */
+static inline bool map_write_begin(struct file *f)
+{
+	atomic_fetch_add(&f->map_writers, 1);
+	if (likely(atomic_load(&f->resizing) == 0))
+		return true;
+	atomic_fetch_sub(&f->map_writers, 1);
+	return false;
+}
+
+static inline void map_write_end(struct file *f) { atomic_fetch_sub(&f->map_writers, 1); }
+
+/* Before a kernel call that may change the size of o's file. */
+struct file *resize_begin(struct ofd *o)
+{
+	struct file *f = o ? o->file : NULL;
+	if (!f || atomic_load(&f->state) != FILE_MAPPED || !f->writable)
+		return NULL;
+	atomic_fetch_add(&f->resizing, 1);
+	while (atomic_load(&f->map_writers))
+		sched_yield(); /* a map write is a copy of at most 2 GiB, usually tiny */
+	return f;
+}
+
+void resize_end(struct file *f)
+{
+	if (f)
+		atomic_fetch_sub(&f->resizing, 1);
+}
 
 static inline mmapio_map *writable_map(struct ofd *o)
 {
@@ -41,10 +84,16 @@ static ssize_t map_pwrite(struct ofd *o, const void *buf, size_t len, off_t off)
 	mmapio_map *m = writable_map(o);
 	if (!m || off < 0 || len == 0 || len > 0x7ffff000UL)
 		return -1;
+	struct file *f = o->file;
+	if (!map_write_begin(f))
+		return -1;
 	uint64_t size = mmapio_size(m);
-	if ((uint64_t)off > size || len > size - (uint64_t)off)
+	if ((uint64_t)off > size || len > size - (uint64_t)off) {
+		map_write_end(f);
 		return -1; /* extends the file */
+	}
 	ssize_t n = mmapio_write(m, off, buf, len);
+	map_write_end(f);
 	if (unlikely(n != (ssize_t)len)) {
 		if (n == -EFAULT || n == -EIO || n == -ENOSPC)
 			count_fault();
@@ -96,7 +145,9 @@ static void after_kernel_write(struct ofd *o, int fd, ssize_t n, int64_t end)
 static ssize_t kernel_pwrite(struct ofd *o, int fd, const void *buf, size_t len, off_t off)
 {
 	count_pass(o);
+	struct file *rf = resize_begin(o);
 	ssize_t n = REAL(pwrite)(fd, buf, len, off);
+	resize_end(rf);
 	after_kernel_write(o, fd, n, off + n);
 	return n;
 }
@@ -111,9 +162,11 @@ static ssize_t kernel_write(struct ofd *o, int fd, const void *buf, const struct
 {
 	count_pass(o);
 	offset_sync(o, fd);
+	struct file *rf = resize_begin(o);
 	ssize_t n = iov ? REAL(writev)(fd, iov, cnt) : REAL(write)(fd, buf, len);
 	int e = errno;
-	if (n > 0 && atomic_load(&o->shadow))
+	resize_end(rf);
+	if (n > 0 && (atomic_load(&o->shadow) || o->pending)) /* pending: mirror */
 		atomic_fetch_add(&o->off, n);
 	after_kernel_write(o, fd, n, -1);
 	struct file *f = o->file;
@@ -150,7 +203,11 @@ static ssize_t shim_write(struct ofd *o, int fd, const void *buf, const struct i
 		n = iov ? map_pwritev(o, iov, cnt, old) : map_pwrite(o, buf, len, old);
 	if (n < 0) {
 		count_pass(o);
+		struct file *rf = resize_begin(o);
 		n = iov ? REAL(pwritev)(fd, iov, cnt, old) : REAL(pwrite)(fd, buf, len, old);
+		int e2 = errno;
+		resize_end(rf);
+		errno = e2;
 	}
 	int e = errno;
 	if (n != (ssize_t)len) {
@@ -199,8 +256,12 @@ static ssize_t kernel_pwritev(struct ofd *o, int fd, const struct iovec *iov, in
 {
 	if (o)
 		count_pass(o);
+	struct file *rf = resize_begin(o);
 	ssize_t n = flags ? REAL(pwritev2)(fd, iov, cnt, off, flags)
 			  : REAL(pwritev)(fd, iov, cnt, off);
+	int e = errno;
+	resize_end(rf);
+	errno = e;
 	if (o)
 		after_kernel_write(o, fd, n, flags & RWF_APPEND ? -1 : off + n);
 	return n;
@@ -235,8 +296,10 @@ EXPORT ssize_t pwritev2(int fd, const struct iovec *iov, int cnt, off_t off, int
 	if (off == -1) {
 		count_pass(o);
 		offset_sync(o, fd);
+		struct file *rf = resize_begin(o);
 		ssize_t n = REAL(pwritev2)(fd, iov, cnt, off, flags);
 		int e = errno;
+		resize_end(rf);
 		if (n > 0 && atomic_load(&o->shadow))
 			atomic_fetch_add(&o->off, n);
 		after_kernel_write(o, fd, n, -1);
@@ -250,7 +313,11 @@ EXPORT ssize_t pwritev64v2(int fd, const struct iovec *iov, int cnt, off_t off, 
 
 EXPORT int ftruncate(int fd, off_t len)
 {
+	struct file *rf = resize_begin(fd_get(fd));
 	int r = REAL(ftruncate)(fd, len);
+	int e0 = errno;
+	resize_end(rf);
+	errno = e0;
 	if (r == 0) {
 		int e = errno;
 		struct ofd *o = fd_get(fd);
@@ -325,7 +392,11 @@ EXPORT int fallocate(int fd, int mode, off_t off, off_t len)
 	static int (*real_fn)(int, int, off_t, off_t);
 	if (!real_fn)
 		real_fn = (int (*)(int, int, off_t, off_t))dlsym_next("fallocate");
+	struct file *rf = resize_begin(fd_get(fd));
 	int r = real_fn(fd, mode, off, len);
+	int e0 = errno;
+	resize_end(rf);
+	errno = e0;
 	if (r == 0) {
 		int e = errno;
 		struct ofd *o = fd_get(fd);
