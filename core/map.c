@@ -89,8 +89,10 @@ int mmapio__follow(mmapio_map *m, uint64_t new_size)
 	if (want > m->reserve)
 		want = round_down(m->reserve, m->pgsz);
 
-	atomic_store_explicit(&m->file_size, new_size, memory_order_release);
 	if (want > m->mapped) {
+		/* A failed mmap (e.g. a writable map rebound to a read-only
+		 * descriptor) leaves the old sizes: callers keep seeing the end
+		 * they can serve, and refresh again next time. */
 		void *p = mmap(m->base + m->mapped, want - m->mapped, prot_of(m->mode),
 			       share_of(m->mode) | MAP_FIXED, atomic_load(&m->fd),
 			       (off_t)m->mapped);
@@ -99,10 +101,12 @@ int mmapio__follow(mmapio_map *m, uint64_t new_size)
 		mmapio__huge_apply(m, p, want - m->mapped);
 		m->mapped = want;
 		atomic_store_explicit(&m->size, usable, memory_order_release);
+		atomic_store_explicit(&m->file_size, new_size, memory_order_release);
 		atomic_fetch_add(&m->st.remaps, 1);
 	} else {
 		/* Publish the smaller size before the pages go away. */
 		atomic_store_explicit(&m->size, usable, memory_order_release);
+		atomic_store_explicit(&m->file_size, new_size, memory_order_release);
 		if (want < m->mapped) {
 			int rc = unmap_tail(m, want, m->mapped - want);
 			if (rc < 0)

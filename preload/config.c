@@ -6,9 +6,12 @@
  * used. The grammars are in parse.c; the README lists every variable.
  */
 #define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "parse.h"
 #include "shim.h"
 
@@ -42,7 +45,7 @@ static const struct shim_config defaults = {
  */
 static void bad(const char *var, const char *val, const char *used)
 {
-	if (cfg.log_level < LOG_WARN)
+	if (cfg.log_level < LOG_WARN || !val)
 		return;
 	/* The value is the user's bytes: show control bytes escaped. */
 	char shown[256];
@@ -61,6 +64,36 @@ static void bad(const char *var, const char *val, const char *used)
 		n = (int)sizeof line - 1;
 	ssize_t w = REAL(write)(2, line, (size_t)n);
 	(void)w;
+}
+
+/*
+ * The stats file: made absolute now (the program may chdir before exit)
+ * and checked now (at exit nobody may be left to read the complaint).
+ */
+static char *stats_path(char *p)
+{
+	if (!p || !strcmp(p, "stderr"))
+		return p;
+	char *abs = p;
+	if (p[0] != '/') {
+		char cwd[4096];
+		if (getcwd(cwd, sizeof cwd) && asprintf(&abs, "%s/%s", cwd, p) < 0)
+			abs = NULL;
+		if (abs != p)
+			free(p);
+		if (!abs)
+			return NULL;
+	}
+	int fd = REAL(open)(abs, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		char used[64];
+		snprintf(used, sizeof used, "no stats (cannot write it: %s)", strerror(errno));
+		bad("MMAPIO_STATS", abs, used);
+		free(abs);
+		return NULL;
+	}
+	REAL(close)(fd);
+	return abs;
 }
 
 static const char *env(const char *name)
@@ -196,12 +229,18 @@ void config_load(void)
 	if (c.large_read == 0)
 		c.large_read = UINT64_MAX; /* 0: off */
 	if (c.min_size > c.max_size) {
-		c.min_size = defaults.min_size > c.max_size ? 0 : defaults.min_size;
-		char used[64];
-		snprintf(used, sizeof used, "%llu (it exceeded MMAPIO_MAX_SIZE)",
-			 (unsigned long long)c.min_size);
-		bad("MMAPIO_MIN_SIZE", env("MMAPIO_MIN_SIZE"), used);
+		/* A small MMAPIO_MAX_SIZE pulls the default minimum down with it;
+		 * an explicit minimum above the maximum is an error. */
+		uint64_t used_min = defaults.min_size > c.max_size ? 0 : defaults.min_size;
+		if (env("MMAPIO_MIN_SIZE")) {
+			char used[64];
+			snprintf(used, sizeof used, "%llu (it exceeded MMAPIO_MAX_SIZE)",
+				 (unsigned long long)used_min);
+			bad("MMAPIO_MIN_SIZE", env("MMAPIO_MIN_SIZE"), used);
+		}
+		c.min_size = used_min;
 	}
+	c.stats = stats_path(c.stats);
 	cfg = c;
 	stats_on = cfg.stats != NULL;
 }

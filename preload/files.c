@@ -263,6 +263,7 @@ static void decide_and_attach(int fd, const char *path, int flags, struct ofd *p
 		if (fstatfs(fd, &sf) < 0)
 			return;
 		facts.fs_magic = (long)sf.f_type;
+		facts.sparse = (uint64_t)st.st_blocks * 512 < (uint64_t)st.st_size;
 		facts.selected = policy_selected(fd, path, &why);
 		facts.unselected_why = why;
 		d = policy_decide(&cfg, &facts);
@@ -292,6 +293,7 @@ static void decide_and_attach(int fd, const char *path, int flags, struct ofd *p
 		HASH_ADD(hh, table, key, sizeof key, f);
 		f->reason = d.reason;
 		f->threads = (int)facts.threads;
+		f->tmpfs = (unsigned long)facts.fs_magic == 0x01021994UL;
 		atomic_store(&f->state, d.v == V_WATCH ? FILE_WATCH : FILE_KERNEL);
 		if (d.v == V_MAP)
 			file_map(f, fd, flags);
@@ -394,7 +396,7 @@ void files_on_dup(int newfd, struct ofd *o)
 	files_unlock();
 }
 
-void files_on_close(int fd)
+static void untrack_fd(int fd, bool stale)
 {
 	if (!fd_get(fd))
 		return;
@@ -407,8 +409,10 @@ void files_on_close(int fd)
 	struct file *f = o->file;
 	if (atomic_fetch_sub(&o->refs, 1) == 1) {
 		/* Last reference here: the kernel's offset becomes the truth
-		 * for whoever else holds this description (SCM_RIGHTS, ...). */
-		offset_sync(o, fd);
+		 * for whoever else holds this description (SCM_RIGHTS, ...).
+		 * Not for a stale entry: that number is another file now. */
+		if (!stale)
+			offset_sync(o, fd);
 		ofd_free(o);
 	}
 	if (f) {
@@ -422,6 +426,11 @@ void files_on_close(int fd)
 	}
 	files_unlock();
 }
+
+void files_on_close(int fd) { untrack_fd(fd, false); }
+
+/* fd was closed behind our back and the number handed out again. */
+void files_forget(int fd) { untrack_fd(fd, true); }
 
 /*
  * Another shim instance changed f's size (coherence.c): follow it. No
@@ -457,6 +466,16 @@ void files_refresh(struct ofd *o, int fd)
 		if (mmapio_refresh(f->map) == 0)
 			atomic_store(&f->gen_seen, g);
 		mmapio_rebind_fd(f->map, f->bound_fd);
+		struct stat st;
+		if (f->tmpfs && fstat(fd, &st) == 0 &&
+		    (uint64_t)st.st_blocks * 512 < (uint64_t)st.st_size) {
+			/* Grown with a hole: from now on the kernel reads it. The
+			 * map stays until the last close; shadow offsets still work
+			 * (read.c falls back to pread at the shadow offset). */
+			atomic_store(&f->state, FILE_KERNEL);
+			f->reason = "sparse file on tmpfs";
+			note_decision(f);
+		}
 	}
 	files_unlock();
 }

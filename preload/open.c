@@ -16,11 +16,23 @@
 
 TLS int shim_busy;
 
+/*
+ * A descriptor number the kernel just handed out cannot still be ours: an
+ * entry left for it was closed behind our back (a raw close syscall, a
+ * library's internal close). Forget it before anything else.
+ */
+static void drop_stale(int fd)
+{
+	if (fd_get(fd))
+		files_forget(fd);
+}
+
 static int track_open(int fd, const char *path, int flags)
 {
 	if (fd >= 0 && atomic_load_explicit(&shim_ready, memory_order_acquire) && !shim_busy) {
 		int e = errno;
 		shim_busy++;
+		drop_stale(fd);
 		files_on_open(fd, path, flags);
 		shim_busy--;
 		errno = e;
@@ -135,6 +147,8 @@ static int track_dup(int oldfd, int newfd)
 	if (newfd >= 0 && (o = fd_get(oldfd)) && !shim_busy) {
 		int e = errno;
 		shim_busy++;
+		if (newfd != oldfd)
+			drop_stale(newfd);
 		files_on_dup(newfd, o);
 		shim_busy--;
 		errno = e;

@@ -38,6 +38,13 @@
 #include <unistd.h>
 #include "shim.h"
 
+/*
+ * tmpfs allocates a page for a read fault on a hole, where read(2) would
+ * return zeros without allocating: reading a sparse tmpfs file through a
+ * map can fill the file system (ENOSPC for others) or memory.
+ */
+#define TMPFS_MAGIC 0x01021994
+
 /* statfs magics of file systems where a map is not the page cache we know. */
 static bool is_netfs(long magic)
 {
@@ -89,6 +96,8 @@ struct decision policy_decide(const struct shim_config *c, const struct file_fac
 		return (struct decision){ V_KERNEL, "network file system (MMAPIO_NETFS=0)" };
 	if (!f->selected)
 		return (struct decision){ V_KERNEL, f->unselected_why };
+	if (f->sparse && (unsigned long)f->fs_magic == TMPFS_MAGIC)
+		return (struct decision){ V_KERNEL, "sparse file on tmpfs" };
 	if (c->mode == MODE_NEVER)
 		return (struct decision){ V_KERNEL, "MMAPIO_MODE=never" };
 	if (c->mode == MODE_ALWAYS)

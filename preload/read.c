@@ -49,7 +49,7 @@ static inline bool streaming(struct ofd *o, size_t len, off_t off)
 static ssize_t map_pread(struct ofd *o, void *buf, size_t len, off_t off)
 {
 	mmapio_map *m = map_of(o);
-	if (unlikely(!m) || streaming(o, len, off))
+	if (unlikely(!m) || streaming(o, len, off) || unlikely(!user_range_ok(buf, len)))
 		return -1;
 	ssize_t n = mmapio_read(m, off, buf, len);
 	if (unlikely(n >= 0 && (size_t)n < len)) {
@@ -61,11 +61,8 @@ static ssize_t map_pread(struct ofd *o, void *buf, size_t len, off_t off)
 		if (mmapio_size(m) != before)
 			n = mmapio_read(m, off, buf, len);
 	}
-	if (unlikely(n < 0)) {
-		if (n == -EFAULT || n == -EIO)
-			count_fault();
+	if (unlikely(n < 0))
 		return -1;
-	}
 	if (unlikely(cfg.large_read != UINT64_MAX))
 		atomic_store_explicit(&o->last_end, off + n, memory_order_relaxed);
 	count_served(o, (size_t)n);
@@ -109,18 +106,30 @@ static ssize_t kernel_pread(struct ofd *o, int fd, void *buf, size_t len, off_t 
 /*
  * Claim [old, old + want) of the shadow offset for this call, so threads
  * sharing a description never read the same bytes twice. Returns old.
+ * *serve says whether the map may answer; if not (no map, a buffer range
+ * the kernel would refuse, a size we cannot refresh), the whole request is
+ * claimed for the kernel's pread, and settle() gives back what it did not
+ * read.
  */
-static int64_t claim(struct ofd *o, size_t len, int64_t *got)
+static int64_t claim(struct ofd *o, const void *buf, size_t len, int64_t *got, bool *serve)
 {
 	mmapio_map *m = map_of(o);
+	bool ok = m && user_range_ok(buf, len);
 	int64_t old = atomic_load_explicit(&o->off, memory_order_relaxed);
+	/* About to reach our end of the file: has another writer moved it?
+	 * (one fstat, where read(2) would have been one syscall) */
+	if (ok && (uint64_t)old + len > mmapio_size(m) && mmapio_refresh(m) < 0)
+		ok = false;
+	*serve = ok;
 	for (;;) {
-		uint64_t size = m ? mmapio_size(m) : 0;
 		uint64_t want = len > MAX_RW ? MAX_RW : len;
-		if ((uint64_t)old >= size)
-			want = 0;
-		else if (want > size - (uint64_t)old)
-			want = size - (uint64_t)old;
+		if (ok) {
+			uint64_t size = mmapio_size(m);
+			if ((uint64_t)old >= size)
+				want = 0;
+			else if (want > size - (uint64_t)old)
+				want = size - (uint64_t)old;
+		}
 		if (want == 0 ||
 		    atomic_compare_exchange_weak(&o->off, &old, old + (int64_t)want)) {
 			*got = (int64_t)want;
@@ -165,9 +174,10 @@ static ssize_t shim_read(struct ofd *o, int fd, void *buf, size_t len)
 	if (!atomic_load_explicit(&o->shadow, memory_order_relaxed))
 		return kernel_read(o, fd, buf, len);
 	int64_t claimed;
-	int64_t old = claim(o, len, &claimed);
+	bool serve;
+	int64_t old = claim(o, buf, len, &claimed, &serve);
 	/* Nothing claimed: at the end, or len 0; map_pread refreshes the size. */
-	ssize_t n = map_pread(o, buf, claimed ? (size_t)claimed : len, old);
+	ssize_t n = serve ? map_pread(o, buf, claimed ? (size_t)claimed : len, old) : -1;
 	if (unlikely(n < 0)) {
 		n = kernel_pread(o, fd, buf, len, old);
 		int e = errno;
@@ -230,8 +240,9 @@ static ssize_t shim_readv(struct ofd *o, int fd, const struct iovec *iov, int cn
 		return n;
 	}
 	int64_t claimed;
-	int64_t old = claim(o, total, &claimed);
-	ssize_t n = map_preadv(o, iov, cnt, old);
+	bool serve;
+	int64_t old = claim(o, NULL, total, &claimed, &serve);
+	ssize_t n = serve ? map_preadv(o, iov, cnt, old) : -1;
 	if (n < 0) {
 		count_pass(o);
 		n = REAL(preadv)(fd, iov, cnt, old);

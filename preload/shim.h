@@ -159,6 +159,8 @@ struct file {
 	_Atomic bool kdirty;	   /* written through the kernel since the last real sync */
 	_Atomic int map_writers;   /* write.c: map writes in flight */
 	_Atomic int resizing;	   /* write.c: size changes through the kernel in flight */
+	bool tmpfs;		   /* on tmpfs: a hole read through a map allocates memory */
+	uint64_t faults_seen;	   /* map's recovered faults already folded into stats */
 	int nfds, cap;		   /* descriptors of this file, for rebinding */
 	int *fds;
 	int bound_fd;		   /* the fd the map borrows */
@@ -226,6 +228,8 @@ void files_on_dup(int newfd, struct ofd *o);
 void files_decide_pending(struct ofd *o, int fd);
 /* fd is about to be closed: untrack it. */
 void files_on_close(int fd);
+/* fd was closed behind our back (raw syscall) and is a new file now: drop its entry. */
+void files_forget(int fd);
 /* The file behind fd may have changed size (ftruncate, O_TRUNC, ...). */
 void files_refresh(struct ofd *o, int fd);
 void files_resync(struct file *f); /* coherence_stale(f): follow the new size */
@@ -249,6 +253,7 @@ void resize_end(struct file *f);
 /* ---- policy.c ---- */
 struct file_facts {
 	bool regular;
+	bool sparse;		   /* allocated blocks cover less than the size */
 	long fs_magic;
 	bool selected;		   /* passes MMAPIO_INCLUDE/EXCLUDE */
 	const char *unselected_why;
@@ -272,6 +277,24 @@ void pattern_observe(struct ofd *o, int fd, size_t len, ssize_t n, int64_t end);
 void pattern_adopt_offset(struct ofd *o, int fd);
 
 /* ---- read.c / write.c helpers ---- */
+/*
+ * The kernel checks a user buffer's range before anything else (access_ok):
+ * one reaching past the user address space is EFAULT even at the end of a
+ * file. The shim lets the kernel answer any such call. The limit is the
+ * 4-level paging one; a buffer above it (57-bit address spaces) is simply
+ * passed to the kernel too.
+ */
+#if defined(__x86_64__)
+#define USER_END 0x00007ffffffff000UL
+#else
+#define USER_END (1UL << 47)
+#endif
+static inline bool user_range_ok(const void *buf, size_t len)
+{
+	uintptr_t b = (uintptr_t)buf;
+	return b <= USER_END && len <= USER_END - b;
+}
+
 static inline void count_pass(struct ofd *o)
 {
 	if (unlikely(stats_on)) {
@@ -288,10 +311,6 @@ static inline void count_served(struct ofd *o, size_t n)
 		atomic_fetch_add_explicit(&o->file->st.served, 1, memory_order_relaxed);
 		atomic_fetch_add_explicit(&o->file->st.bytes, n, memory_order_relaxed);
 	}
-}
-static inline void count_fault(void)
-{
-	atomic_fetch_add_explicit(&totals.faults, 1, memory_order_relaxed);
 }
 
 /* glibc: "*** buffer overflow detected ***" and abort. */

@@ -78,6 +78,9 @@ static void fold(struct file *f)
 		mmapio_get_stats(f->map, &ms);
 		fl = ms.flushed_bytes - f->flushed_seen;
 		f->flushed_seen = ms.flushed_bytes;
+		/* Faults the core recovered (bad buffers, pages lost to truncation). */
+		atomic_fetch_add(&totals.faults, ms.faults - f->faults_seen);
+		f->faults_seen = ms.faults;
 	}
 	if (!r)
 		return;

@@ -82,7 +82,7 @@ static inline mmapio_map *writable_map(struct ofd *o)
 static ssize_t map_pwrite(struct ofd *o, const void *buf, size_t len, off_t off)
 {
 	mmapio_map *m = writable_map(o);
-	if (!m || off < 0 || len == 0 || len > 0x7ffff000UL)
+	if (!m || off < 0 || len == 0 || len > 0x7ffff000UL || !user_range_ok(buf, len))
 		return -1;
 	struct file *f = o->file;
 	if (!map_write_begin(f))
@@ -95,8 +95,6 @@ static ssize_t map_pwrite(struct ofd *o, const void *buf, size_t len, off_t off)
 	ssize_t n = mmapio_write(m, off, buf, len);
 	map_write_end(f);
 	if (unlikely(n != (ssize_t)len)) {
-		if (n == -EFAULT || n == -EIO || n == -ENOSPC)
-			count_fault();
 		return -1; /* the kernel writes it all again: same bytes */
 	}
 	count_served(o, len);
