@@ -173,7 +173,7 @@ static int valid_opts(int mode, const struct mmapio_opts *o)
 	if (mode != MMAPIO_RDONLY && mode != MMAPIO_RDWR && mode != MMAPIO_COW)
 		return 0;
 	if (o->flags & ~(MMAPIO_F_CREATE | MMAPIO_F_BORROW_FD | MMAPIO_F_NO_DIRTY |
-			 MMAPIO_F_DEFER_UNMAP))
+			 MMAPIO_F_DEFER_UNMAP | MMAPIO_F_NO_CLOSE_FLUSH))
 		return 0;
 	if (o->prewarm < MMAPIO_PREWARM_NONE || o->prewarm > MMAPIO_PREWARM_ASYNC)
 		return 0;
@@ -319,7 +319,7 @@ int mmapio_close(mmapio_map *m)
 		return -EINVAL;
 	mmapio__prewarm_cancel(m);
 	mmapio__flusher_unregister(m);
-	int rc = mmapio_flush(m);
+	int rc = m->flags & MMAPIO_F_NO_CLOSE_FLUSH ? 0 : mmapio_flush(m);
 	int err = mmapio_flush_error(m);
 	destroy(m);
 	return err ? err : rc;

@@ -57,6 +57,12 @@ enum mmapio_mode {
  * memory or whatever was mapped at that address next.
  */
 #define MMAPIO_F_DEFER_UNMAP 0x8u
+/*
+ * mmapio_close() does not flush: dirty pages stay in the page cache for
+ * the kernel's writeback, as after close(2) of a written file. (By default
+ * close makes them durable first, like mmapio_flush().)
+ */
+#define MMAPIO_F_NO_CLOSE_FLUSH 0x10u
 
 /* Pre-warming at open (mmapio_opts.prewarm). */
 enum mmapio_prewarm {
@@ -103,8 +109,9 @@ struct mmapio_opts {
  * Zero-length files are fine. opts may be NULL (defaults: zero-filled).
  * Errors: -EINVAL (bad mode/opts), -ENODEV/-EACCES (not mappable), errors of
  *   open/fstat/mmap.
- * mmapio_close: final flush (RDWR), unmap, close the owned fd. Returns the
- *   first flush error not yet reported, else 0. The map is freed either way.
+ * mmapio_close: final flush (RDWR, unless MMAPIO_F_NO_CLOSE_FLUSH), unmap,
+ *   close the owned fd. Returns the first flush error not yet reported, else
+ *   0. The map is freed either way.
  */
 MMAPIO_API int mmapio_open(mmapio_map **out, const char *path, int mode,
 			   const struct mmapio_opts *opts);

@@ -150,6 +150,10 @@ static bool file_map(struct file *f, int fd, int flags)
 	if (wfd >= 0)
 		fd = wfd;
 	o.flags = MMAPIO_F_BORROW_FD | MMAPIO_F_DEFER_UNMAP;
+	/* close(2) does not write back; neither do we, unless the user asked
+	 * for periodic flushing, which bounds loss at close too. */
+	if (!cfg.flush_ms)
+		o.flags |= MMAPIO_F_NO_CLOSE_FLUSH;
 	o.reserve = cfg.reserve;
 	/*
 	 * Huge pages only for maps we never write through: a write fault on a
