@@ -227,9 +227,7 @@ EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t count)
 	struct ofd *oo = kernel_uses_offset(out, NULL);
 	struct file *rf = resize_begin(fd_get(out));
 	ssize_t n = REAL(sendfile)(out, in, off, count);
-	int e = errno;
 	resize_end(rf);
-	errno = e;
 	kernel_moved(oi, in, n, false);
 	kernel_moved(oo, out, n, true);
 	return n;
@@ -244,9 +242,7 @@ EXPORT ssize_t splice(int in, off_t *offin, int out, off_t *offout, size_t len,
 	struct ofd *oo = kernel_uses_offset(out, offout);
 	struct file *rf = resize_begin(fd_get(out));
 	ssize_t n = REAL(splice)(in, offin, out, offout, len, flags);
-	int e = errno;
 	resize_end(rf);
-	errno = e;
 	kernel_moved(oi, in, n, false);
 	kernel_moved(oo, out, n, true);
 	return n;
@@ -263,9 +259,7 @@ EXPORT ssize_t copy_file_range(int in, off_t *offin, int out, off_t *offout, siz
 	struct ofd *oo = kernel_uses_offset(out, offout);
 	struct file *rf = resize_begin(fd_get(out));
 	ssize_t n = real.copy_file_range(in, offin, out, offout, len, flags);
-	int e = errno;
 	resize_end(rf);
-	errno = e;
 	kernel_moved(oi, in, n, false);
 	kernel_moved(oo, out, n, true);
 	return n;

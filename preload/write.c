@@ -60,7 +60,7 @@ struct file *resize_begin(struct ofd *o)
 	return f;
 }
 
-void resize_end(struct file *f)
+void resize_end(struct file *f) /* leaves errno alone */
 {
 	if (f)
 		atomic_fetch_sub(&f->resizing, 1);
@@ -203,9 +203,7 @@ static ssize_t shim_write(struct ofd *o, int fd, const void *buf, const struct i
 		count_pass(o);
 		struct file *rf = resize_begin(o);
 		n = iov ? REAL(pwritev)(fd, iov, cnt, old) : REAL(pwrite)(fd, buf, len, old);
-		int e2 = errno;
 		resize_end(rf);
-		errno = e2;
 	}
 	int e = errno;
 	if (n != (ssize_t)len) {
@@ -257,9 +255,7 @@ static ssize_t kernel_pwritev(struct ofd *o, int fd, const struct iovec *iov, in
 	struct file *rf = resize_begin(o);
 	ssize_t n = flags ? REAL(pwritev2)(fd, iov, cnt, off, flags)
 			  : REAL(pwritev)(fd, iov, cnt, off);
-	int e = errno;
 	resize_end(rf);
-	errno = e;
 	if (o)
 		after_kernel_write(o, fd, n, flags & RWF_APPEND ? -1 : off + n);
 	return n;
@@ -309,23 +305,26 @@ EXPORT ssize_t pwritev2(int fd, const struct iovec *iov, int cnt, off_t off, int
 EXPORT ssize_t pwritev64v2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
 	__attribute__((alias("pwritev2")));
 
+/* A call that may change fd's file size succeeded: tell the others, follow. */
+static void size_changed(int fd)
+{
+	int e = errno;
+	struct ofd *o = fd_get(fd);
+	struct stat st;
+	if (o)
+		files_refresh(o, fd);
+	else if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) /* e.g. O_WRONLY */
+		files_refresh_stat(&st);
+	errno = e;
+}
+
 EXPORT int ftruncate(int fd, off_t len)
 {
 	struct file *rf = resize_begin(fd_get(fd));
 	int r = REAL(ftruncate)(fd, len);
-	int e0 = errno;
 	resize_end(rf);
-	errno = e0;
-	if (r == 0) {
-		int e = errno;
-		struct ofd *o = fd_get(fd);
-		struct stat st;
-		if (o)
-			files_refresh(o, fd);
-		else if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) /* e.g. O_WRONLY */
-			files_refresh_stat(&st);
-		errno = e;
-	}
+	if (r == 0)
+		size_changed(fd);
 	return r;
 }
 EXPORT int ftruncate64(int fd, off_t len) __attribute__((alias("ftruncate")));
@@ -392,19 +391,9 @@ EXPORT int fallocate(int fd, int mode, off_t off, off_t len)
 		real_fn = (int (*)(int, int, off_t, off_t))dlsym_next("fallocate");
 	struct file *rf = resize_begin(fd_get(fd));
 	int r = real_fn(fd, mode, off, len);
-	int e0 = errno;
 	resize_end(rf);
-	errno = e0;
-	if (r == 0) {
-		int e = errno;
-		struct ofd *o = fd_get(fd);
-		struct stat st;
-		if (o)
-			files_refresh(o, fd);
-		else if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
-			files_refresh_stat(&st);
-		errno = e;
-	}
+	if (r == 0)
+		size_changed(fd);
 	return r;
 }
 EXPORT int fallocate64(int fd, int mode, off_t off, off_t len) __attribute__((alias("fallocate")));
