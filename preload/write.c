@@ -147,6 +147,7 @@ static ssize_t kernel_pwrite(struct ofd *o, int fd, const void *buf, size_t len,
 	ssize_t n = REAL(pwrite)(fd, buf, len, off);
 	resize_end(rf);
 	after_kernel_write(o, fd, n, off + n);
+	pattern_observe(o, fd, len, n, -1); /* auto: writes count like reads */
 	return n;
 }
 
@@ -167,6 +168,7 @@ static ssize_t kernel_write(struct ofd *o, int fd, const void *buf, const struct
 	if (n > 0 && (atomic_load(&o->shadow) || o->pending)) /* pending: mirror */
 		atomic_fetch_add(&o->off, n);
 	after_kernel_write(o, fd, n, -1);
+	pattern_observe(o, fd, len, n, -1);
 	struct file *f = o->file;
 	if (n > 0 && !atomic_load(&o->shadow) && !atomic_load(&o->noshadow) && f &&
 	    atomic_load(&f->state) == FILE_MAPPED)
