@@ -338,59 +338,7 @@ static void read_first_line(const char *path, char *out, size_t cap)
 	fclose(f);
 }
 
-static void cpu_model(char *out, size_t cap)
-{
-	static const char *const keys[] = { "model name", "Model", "Hardware", "cpu model",
-					    "uarch", "cpu" };
-	FILE *f = fopen("/proc/cpuinfo", "r");
-	char line[512];
 
-	snprintf(out, cap, "unknown");
-	if (!f)
-		return;
-	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
-		rewind(f);
-		while (fgets(line, sizeof(line), f)) {
-			size_t kl = strlen(keys[k]);
-			char *p = line + kl;
-			if (strncmp(line, keys[k], kl) != 0)
-				continue;
-			while (*p == ' ' || *p == '\t')
-				p++;
-			if (*p != ':')
-				continue;
-			p++;
-			while (*p == ' ' || *p == '\t')
-				p++;
-			p[strcspn(p, "\n")] = 0;
-			snprintf(out, cap, "%s", p);
-			fclose(f);
-			return;
-		}
-	}
-	fclose(f);
-}
-
-static const char *fs_name(const char *dir)
-{
-	struct statfs sf;
-
-	if (statfs(dir, &sf) != 0)
-		return "?";
-	switch ((unsigned long)sf.f_type) {
-	case 0xEF53: return "ext2/3/4";
-	case 0x01021994: return "tmpfs";
-	case 0x58465342: return "xfs";
-	case 0x9123683E: return "btrfs";
-	case 0x2FC12FC1: return "zfs";
-	case 0x794C7630: return "overlayfs";
-	case 0x958458f6: return "hugetlbfs";
-	case 0xF2F52010: return "f2fs";
-	case 0x6969: return "nfs";
-	case 0x65735546: return "fuse";
-	default: return "other";
-	}
-}
 
 static void json_str(FILE *f, const char *s)
 {
@@ -584,7 +532,7 @@ int main(int argc, char **argv)
 	/* machine info */
 	if (uname(&un) != 0)
 		snprintf(un.release, sizeof(un.release), "?");
-	cpu_model(cpu, sizeof(cpu));
+	bench_cpu_model(cpu, sizeof(cpu));
 	read_first_line("/sys/kernel/mm/transparent_hugepage/enabled", thp, sizeof(thp));
 	printf("libmmapio core benchmark (mmapio %d.%d)%s%s\n", MMAPIO_VERSION_MAJOR,
 	       MMAPIO_VERSION_MINOR, quick ? " --quick" : "", dep ? " --dependent" : "");
@@ -608,7 +556,7 @@ int main(int argc, char **argv)
 	g_have_path = 1;
 	c.size = file_size;
 	printf("  file       : %s, %llu MiB on %s (created + synced + read in %.2f s)\n", g_path,
-	       (unsigned long long)(file_size >> 20), fs_name(bench_tmpdir()),
+	       (unsigned long long)(file_size >> 20), bench_fs_name(bench_tmpdir()),
 	       (bench_now_ns() - t0) / 1e9);
 
 	/* raw map */
@@ -761,7 +709,7 @@ int main(int argc, char **argv)
 				sysconf(_SC_NPROCESSORS_ONLN), pgsz);
 			json_str(f, thp);
 			fprintf(f, ", \"fs\": ");
-			json_str(f, fs_name(bench_tmpdir()));
+			json_str(f, bench_fs_name(bench_tmpdir()));
 			fprintf(f, "},\n  \"fault_method\": ");
 			json_str(f, mmapio_fault_method());
 			fprintf(f,

@@ -812,42 +812,7 @@ static void read_first_line(const char *path, char *out, size_t cap)
 	fclose(f);
 }
 
-static void cpu_model(char *out, size_t cap)
-{
-	FILE *f = fopen("/proc/cpuinfo", "r");
-	char line[512];
-	snprintf(out, cap, "unknown");
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
-		char *p = strchr(line, ':');
-		if (p && (!strncmp(line, "model name", 10) || !strncmp(line, "Model", 5))) {
-			p++;
-			while (*p == ' ' || *p == '\t')
-				p++;
-			p[strcspn(p, "\n")] = 0;
-			snprintf(out, cap, "%s", p);
-			break;
-		}
-	}
-	fclose(f);
-}
 
-static const char *fs_name(const char *dir)
-{
-	struct statfs sf;
-	if (statfs(dir, &sf) != 0)
-		return "?";
-	switch ((unsigned long)sf.f_type) {
-	case 0xEF53: return "ext2/3/4";
-	case 0x01021994: return "tmpfs";
-	case 0x58465342: return "xfs";
-	case 0x9123683E: return "btrfs";
-	case 0x2FC12FC1: return "zfs";
-	case 0x794C7630: return "overlayfs";
-	default: return "other";
-	}
-}
 
 static int make_small_files(void)
 {
@@ -1164,14 +1129,14 @@ int main(int argc, char **argv)
 	char cpu[256], thp[256];
 	if (uname(&un) != 0)
 		snprintf(un.release, sizeof(un.release), "?");
-	cpu_model(cpu, sizeof(cpu));
+	bench_cpu_model(cpu, sizeof(cpu));
 	read_first_line("/sys/kernel/mm/transparent_hugepage/enabled", thp, sizeof(thp));
 	printf("mmapio LD_PRELOAD shim benchmark%s\n", o.quick ? " --quick" : "");
 	printf("  kernel     : %s %s %s\n", un.sysname, un.release, un.machine);
 	printf("  cpu        : %s (%ld online)\n", cpu, sysconf(_SC_NPROCESSORS_ONLN));
 	printf("  THP        : %s\n", thp);
 	printf("  shim       : %s\n", g_preload);
-	printf("  files      : %s (%s)\n", bench_tmpdir(), fs_name(bench_tmpdir()));
+	printf("  files      : %s (%s)\n", bench_tmpdir(), bench_fs_name(bench_tmpdir()));
 	printf("  method     : median of %d rounds; per child %.0f ms timed in %d slices, %s; "
 	       "arm order rotates\n", o.rounds, o.ms, g_slices,
 	       o.mean ? "mean of all" : "fastest slice");

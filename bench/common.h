@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 /* ---- clock ------------------------------------------------------------ */
@@ -267,6 +268,62 @@ static inline void bench_table_print(FILE *out, size_t ncols, const char *const 
 			fprintf(out, c ? "  %*s" : "%-*s", (int)w[c], s ? s : "");
 		}
 		fputc('\n', out);
+	}
+}
+
+/* The CPU model line of /proc/cpuinfo, for the table header. */
+static inline void bench_cpu_model(char *out, size_t cap)
+{
+	static const char *const keys[] = { "model name", "Model", "Hardware", "cpu model",
+					    "uarch", "cpu" };
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	char line[512];
+
+	snprintf(out, cap, "unknown");
+	if (!f)
+		return;
+	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+		rewind(f);
+		while (fgets(line, sizeof(line), f)) {
+			size_t kl = strlen(keys[k]);
+			char *p = line + kl;
+			if (strncmp(line, keys[k], kl) != 0)
+				continue;
+			while (*p == ' ' || *p == '\t')
+				p++;
+			if (*p != ':')
+				continue;
+			p++;
+			while (*p == ' ' || *p == '\t')
+				p++;
+			p[strcspn(p, "\n")] = 0;
+			snprintf(out, cap, "%s", p);
+			fclose(f);
+			return;
+		}
+	}
+	fclose(f);
+}
+
+/* A name for the file system the bench files live on. */
+static inline const char *bench_fs_name(const char *dir)
+{
+	struct statfs sf;
+
+	if (statfs(dir, &sf) != 0)
+		return "?";
+	switch ((unsigned long)sf.f_type) {
+	case 0xEF53: return "ext2/3/4";
+	case 0x01021994: return "tmpfs";
+	case 0x58465342: return "xfs";
+	case 0x9123683E: return "btrfs";
+	case 0x2FC12FC1: return "zfs";
+	case 0x794C7630: return "overlayfs";
+	case 0x958458f6: return "hugetlbfs";
+	case 0xF2F52010: return "f2fs";
+	case 0x6969: return "nfs";
+	case 0x65735546: return "fuse";
+	default: return "other";
 	}
 }
 
