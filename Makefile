@@ -107,6 +107,14 @@ test-asan: setup
 	ASAN_OPTIONS=handle_segv=0:handle_sigbus=0:detect_leaks=1 \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	tests/run-all.sh build-asan --core-only
+	# The shim built with ASan+UBSan, preloaded after the ASan runtime, under
+	# the differential programs (real programs are left out: ASan also
+	# judges their own allocations).
+	ASAN_OPTIONS=handle_segv=0:handle_sigbus=0:detect_leaks=0 \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	PRELOAD_TEST_ONLY='^prog_' \
+	PRELOAD_TEST_PRELOAD="$$($(CC) -print-file-name=libasan.so) $(abspath build-asan)/libmmapio_preload.so" \
+	tests/preload/run.sh build-asan
 
 bench: setup all
 	@for b in $(BENCHES); do $$b || exit 1; done

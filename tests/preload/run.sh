@@ -28,6 +28,8 @@
 #   PRELOAD_TEST_DETERMINISM=1      also run every baseline twice and compare
 #   PRELOAD_TEST_KEEP=1             keep the artifacts directory even when all pass
 #   PRELOAD_TEST_SHIM_ENV="V=x ..." the shim arm's settings (default MMAPIO_MODE=always)
+#   PRELOAD_TEST_PRELOAD="a.so b.so" the shim arms' LD_PRELOAD (default the library; for a
+#                                   sanitizer build: its runtime first, then the library)
 #   PRELOAD_TEST_EXPECT=maybe       only identical output is required (for settings,
 #                                   such as auto, under which a case may not be served)
 set -u
@@ -67,11 +69,11 @@ exec timeout -k 5 $TO "\$@"
 EOF
 cat > "$TMP/run-always" <<EOF
 #!/bin/sh
-exec timeout -k 5 $TO env LD_PRELOAD='$LIB' ${PRELOAD_TEST_SHIM_ENV:-MMAPIO_MODE=always} MMAPIO_STATS='$STATS' "\$@"
+exec timeout -k 5 $TO env LD_PRELOAD='${PRELOAD_TEST_PRELOAD:-$LIB}' ${PRELOAD_TEST_SHIM_ENV:-MMAPIO_MODE=always} MMAPIO_STATS='$STATS' "\$@"
 EOF
 cat > "$TMP/run-never" <<EOF
 #!/bin/sh
-exec timeout -k 5 $TO env LD_PRELOAD='$LIB' MMAPIO_MODE=never MMAPIO_STATS='$STATS' "\$@"
+exec timeout -k 5 $TO env LD_PRELOAD='${PRELOAD_TEST_PRELOAD:-$LIB}' MMAPIO_MODE=never MMAPIO_STATS='$STATS' "\$@"
 EOF
 chmod +x "$TMP"/run-*
 
