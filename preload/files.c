@@ -213,7 +213,7 @@ void files_promote(struct ofd *o, int fd, struct decision d)
 		f->reason = d.reason;
 		if (d.v == V_MAP)
 			file_map(f, fd, o->flags);
-		else if (d.v == V_KERNEL && strcmp(d.reason, "auto: large reads") != 0)
+		else if (d.v == V_KERNEL)
 			atomic_store(&f->state, FILE_KERNEL); /* e.g. too many threads now */
 		if (before != f->reason)
 			note_decision(f);

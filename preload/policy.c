@@ -113,7 +113,8 @@ struct decision policy_decide(const struct shim_config *c, const struct file_fac
 	if (2 * f->small >= f->calls)
 		return (struct decision){ V_MAP, c->small_read == UINT64_MAX ? "auto: read often"
 									     : "auto: small reads" };
-	return (struct decision){ V_KERNEL, "auto: large reads" };
+	/* Mostly large reads: the kernel keeps serving, and we keep watching. */
+	return (struct decision){ V_WATCH, "auto: large reads" };
 }
 
 static bool matches(char **globs, const char *a, const char *b)

@@ -69,7 +69,7 @@ static const struct row rows[] = {
 	{ "auto half small", MODE_AUTO, false,
 	  F(.fs_magic = EXT4, .size = 1 << 20, .threads = 1, .calls = 8, .small = 4), V_MAP, "small" },
 	{ "auto large reads", MODE_AUTO, false,
-	  F(.fs_magic = EXT4, .size = 1 << 20, .threads = 1, .calls = 8, .small = 3), V_KERNEL, "large" },
+	  F(.fs_magic = EXT4, .size = 1 << 20, .threads = 1, .calls = 8, .small = 3), V_WATCH, "large" },
 };
 
 static void test_table(void **state)
