@@ -97,6 +97,12 @@ flush_case() { # NAME WANT(clean|dirty) ENV...
 		ok "$name ($out; $flushed bytes flushed by the shim)"
 	elif [ "$want" = dirty ] && [ "$dirty" -gt 0 ]; then
 		ok "$name (control: $out without the flusher)"
+	elif [ "$want" = dirty ] && [ "$flushed" = 0 ]; then
+		# Clean without our flusher: the kernel's own writeback got there
+		# first (other I/O on the machine crossed its thresholds). The
+		# control proves nothing this time; the flusher case above still
+		# required the shim's flushed-bytes counter.
+		skip "$name" "the kernel wrote the pages back by itself ($out): control inconclusive"
 	else
 		fail "$name" "$out, flushed_bytes=$flushed, want $want"
 	fi
