@@ -17,6 +17,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <unistd.h>
 #include "shim.h"
 
@@ -95,4 +96,55 @@ off_t shim_lseek(struct ofd *o, int fd, off_t off, int whence)
 		atomic_store(&o->stale, false);
 	}
 	return r;
+}
+
+/*
+ * Taking a shadow offset from the kernel (auto mode, once a file is
+ * mapped) must not overlap a call still using the kernel's offset on the
+ * same description: that call would read or write at the old kernel
+ * offset after the shadow had taken over from it (measured: one 4 KiB
+ * chunk read twice by two threads sharing a description). Such calls
+ * count themselves in kernel_users; the adopter raises `adopting`, waits
+ * for them to leave, reads the kernel's offset, and switches. Dekker
+ * style (sequentially consistent), like map writes and resizes (write.c).
+ */
+bool kernel_offset_enter(struct ofd *o)
+{
+	for (;;) {
+		atomic_fetch_add(&o->kernel_users, 1);
+		if (!atomic_load(&o->adopting)) {
+			if (!atomic_load(&o->shadow))
+				return true;
+			atomic_fetch_sub(&o->kernel_users, 1);
+			return false;
+		}
+		atomic_fetch_sub(&o->kernel_users, 1);
+		while (atomic_load(&o->adopting))
+			sched_yield();
+	}
+}
+
+void kernel_offset_leave(struct ofd *o)
+{
+	atomic_fetch_sub(&o->kernel_users, 1);
+}
+
+void offset_adopt(struct ofd *o, int fd)
+{
+	int e = errno;
+	files_lock();
+	if (!atomic_load(&o->shadow) && !atomic_load(&o->noshadow)) {
+		atomic_store(&o->adopting, true);
+		while (atomic_load(&o->kernel_users) > 0)
+			sched_yield();
+		off_t cur = REAL(lseek)(fd, 0, SEEK_CUR);
+		if (cur >= 0) {
+			atomic_store(&o->off, cur);
+			atomic_store(&o->stale, false);
+			atomic_store(&o->shadow, true);
+		}
+		atomic_store(&o->adopting, false);
+	}
+	files_unlock();
+	errno = e;
 }

@@ -75,18 +75,3 @@ void pattern_observe(struct ofd *o, int fd, size_t len, ssize_t n, int64_t end)
 	errno = e;
 }
 
-void pattern_adopt_offset(struct ofd *o, int fd)
-{
-	int e = errno;
-	files_lock();
-	if (!atomic_load(&o->shadow) && !atomic_load(&o->noshadow)) {
-		off_t cur = REAL(lseek)(fd, 0, SEEK_CUR);
-		if (cur >= 0) {
-			atomic_store(&o->off, cur);
-			atomic_store(&o->stale, false);
-			atomic_store(&o->shadow, true);
-		}
-	}
-	files_unlock();
-	errno = e;
-}

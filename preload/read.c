@@ -151,13 +151,18 @@ static void settle(struct ofd *o, int64_t old, int64_t claimed, ssize_t n)
  * read() on a description whose offset the kernel owns. If its file has
  * been mapped since (auto mode), it takes a shadow offset for next time.
  */
+static ssize_t shim_read(struct ofd *o, int fd, void *buf, size_t len);
+
 static ssize_t kernel_read(struct ofd *o, int fd, void *buf, size_t len)
 {
+	if (!kernel_offset_enter(o))
+		return shim_read(o, fd, buf, len); /* it shadows its offset now */
 	count_pass(o);
 	ssize_t n = REAL(read)(fd, buf, len);
 	int64_t end = -1;
 	if (o->pending && !atomic_load(&o->noshadow) && n >= 0)
 		end = atomic_fetch_add(&o->off, n) + n; /* the kernel's offset, mirrored */
+	kernel_offset_leave(o);
 	pattern_observe(o, fd, len, n, end);
 	if (n > 0) {
 		int e = errno;
@@ -289,9 +294,11 @@ EXPORT ssize_t __pread64_chk(int fd, void *buf, size_t len, off_t off, size_t bu
 
 static ssize_t shim_readv(struct ofd *o, int fd, const struct iovec *iov, int cnt)
 {
-	if (!atomic_load_explicit(&o->shadow, memory_order_relaxed)) {
+	if (!atomic_load_explicit(&o->shadow, memory_order_relaxed) && kernel_offset_enter(o)) {
 		count_pass(o);
-		return REAL(readv)(fd, iov, cnt);
+		ssize_t n = REAL(readv)(fd, iov, cnt);
+		kernel_offset_leave(o);
+		return n;
 	}
 	struct iovec v[SHIM_IOV_MAX];
 	size_t total;

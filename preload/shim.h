@@ -190,6 +190,8 @@ struct ofd {
 	_Atomic bool shadow;	   /* read()/write() use the shadow offset */
 	_Atomic bool stale;	   /* the kernel's offset lags the shadow */
 	_Atomic bool noshadow;	   /* never again: O_APPEND, or shared with another process */
+	_Atomic bool adopting;	   /* offset.c: a shadow offset is being taken from the kernel */
+	_Atomic int kernel_users;  /* offset.c: calls in flight using the kernel's offset */
 	_Atomic int64_t last_end;  /* where the previous read ended (auto mode) */
 	/* Auto mode, before the file is decided (files.c open_pending): */
 	_Atomic bool pending;	   /* reads are being watched; file is NULL */
@@ -245,6 +247,11 @@ void offset_sync(struct ofd *o, int fd);     /* kernel offset := shadow */
 void offset_unshadow(struct ofd *o, int fd); /* sync, then let the kernel own it */
 void offset_sync_all(bool unshadow_inheritable);
 off_t shim_lseek(struct ofd *o, int fd, off_t off, int whence);
+/* Around a call that uses the kernel's offset on a non-shadowed description:
+ * false means it shadows its offset now (use that instead). */
+bool kernel_offset_enter(struct ofd *o);
+void kernel_offset_leave(struct ofd *o);
+void offset_adopt(struct ofd *o, int fd);
 
 /* ---- write.c: size changes through the kernel exclude map writes ---- */
 struct file *resize_begin(struct ofd *o);
@@ -274,7 +281,7 @@ uint64_t policy_threads(void); /* live threads, re-read at most every 100 ms */
  */
 void pattern_observe(struct ofd *o, int fd, size_t len, ssize_t n, int64_t end);
 /* The file is mapped but o does not shadow its offset yet: start if it can. */
-void pattern_adopt_offset(struct ofd *o, int fd);
+#define pattern_adopt_offset offset_adopt
 
 /* ---- read.c / write.c helpers ---- */
 /*

@@ -160,6 +160,8 @@ static ssize_t kernel_write(struct ofd *o, int fd, const void *buf, const struct
 			    int cnt, size_t len)
 {
 	count_pass(o);
+	/* Not shadowed: keep an adoption of the offset from overlapping us. */
+	bool guarded = !atomic_load(&o->shadow) && kernel_offset_enter(o);
 	offset_sync(o, fd);
 	struct file *rf = resize_begin(o);
 	ssize_t n = iov ? REAL(writev)(fd, iov, cnt) : REAL(write)(fd, buf, len);
@@ -167,6 +169,8 @@ static ssize_t kernel_write(struct ofd *o, int fd, const void *buf, const struct
 	resize_end(rf);
 	if (n > 0 && (atomic_load(&o->shadow) || o->pending)) /* pending: mirror */
 		atomic_fetch_add(&o->off, n);
+	if (guarded)
+		kernel_offset_leave(o);
 	after_kernel_write(o, fd, n, -1);
 	pattern_observe(o, fd, len, n, -1);
 	struct file *f = o->file;
