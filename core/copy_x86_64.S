@@ -7,7 +7,8 @@
  * memory lies between mmapio__copy_begin and mmapio__copy_end. When one of
  * them faults, fault.c's SIGBUS/SIGSEGV handler sees the instruction
  * pointer in that range and resumes at mmapio__copy_fixup with %rax set to
- * -EIO (SIGBUS) or -EFAULT (SIGSEGV) and %rdx set to the faulting address.
+ * -EIO (SIGBUS) or -EFAULT (SIGSEGV), %rdx set to the faulting address and
+ * %rcx holding the fault_addr argument.
  * Nothing is paid on the path that does not fault: no syscall, no
  * sigsetjmp, no thread-local flag. This is what kernels do for copies from
  * user memory (exception tables).
@@ -30,40 +31,39 @@
 	.hidden	mmapio__copy_end
 	.globl	mmapio__copy_fixup
 	.hidden	mmapio__copy_fixup
+	.globl	mmapio__copy_rep
+	.hidden	mmapio__copy_rep
 	.type	mmapio__copy, @function
 	.p2align 5
 mmapio__copy:
 mmapio__copy_begin:
 	.cfi_startproc
-	mov	%rcx, %r8		/* fault_addr: rep movsb needs %rcx */
-	cmp	$16, %rdx
-	jbe	.Lle16
+	/* Dispatch in as few instructions as the common small sizes allow:
+	 * when many independent reads are in flight, each instruction here
+	 * takes a reorder-buffer slot that could have held another read's
+	 * cache miss, so 33..64 bytes is reached in two compares. %rcx
+	 * (fault_addr) is left alone on every path but rep movsb, which
+	 * needs %rcx and keeps fault_addr in %r8 (fault.c moves it back). */
 	cmp	$32, %rdx
 	jbe	.Lle32
-	cmp	$2048, %rdx
-	ja	.Lrep
+	cmp	$64, %rdx
+	ja	.Lgt64
 	testb	$1, mmapio__avx2(%rip)
-	jnz	.Lavx
-	cmp	$64, %rdx
-	jbe	.Lle64
-	jmp	.Lle2048
-.Lrep:
-	mov	%rdx, %rcx
-	rep movsb
-	xor	%eax, %eax
-	ret
-
-.Lavx:					/* 33..2048 with 32-byte AVX2 moves */
-	cmp	$64, %rdx
-	ja	1f
-	vmovdqu	(%rsi), %ymm0
+	jz	.Lle64
+	vmovdqu	(%rsi), %ymm0		/* 33..64: two overlapping 32-byte moves */
 	vmovdqu	-32(%rsi,%rdx), %ymm1
 	vmovdqu	%ymm0, (%rdi)
 	vmovdqu	%ymm1, -32(%rdi,%rdx)
 	vzeroupper
 	xor	%eax, %eax
 	ret
-1:	vmovdqu	-64(%rsi,%rdx), %ymm2
+
+.Lgt64:
+	cmp	$2048, %rdx
+	ja	.Lrep
+	testb	$1, mmapio__avx2(%rip)
+	jz	.Lle2048
+	vmovdqu	-64(%rsi,%rdx), %ymm2	/* 65..2048 with 32-byte AVX2 moves */
 	vmovdqu	-32(%rsi,%rdx), %ymm3
 	lea	-64(%rdi,%rdx), %r10
 2:	vmovdqu	(%rsi), %ymm0
@@ -78,6 +78,14 @@ mmapio__copy_begin:
 	vmovdqu	%ymm2, (%r10)
 	vmovdqu	%ymm3, 32(%r10)
 	vzeroupper
+	xor	%eax, %eax
+	ret
+
+.Lrep:
+	mov	%rcx, %r8
+	mov	%rdx, %rcx
+mmapio__copy_rep:
+	rep movsb
 	xor	%eax, %eax
 	ret
 
@@ -119,8 +127,10 @@ mmapio__copy_begin:
 	xor	%eax, %eax
 	ret
 
-.Lle32:					/* 17..32 */
-	movdqu	(%rsi), %xmm0
+.Lle32:
+	cmp	$16, %rdx
+	jbe	.Lle16
+	movdqu	(%rsi), %xmm0		/* 17..32 */
 	movdqu	-16(%rsi,%rdx), %xmm1
 	movdqu	%xmm0, (%rdi)
 	movdqu	%xmm1, -16(%rdi,%rdx)
@@ -131,31 +141,31 @@ mmapio__copy_begin:
 	cmp	$8, %rdx
 	jb	.Llt8
 	mov	(%rsi), %rax
-	mov	-8(%rsi,%rdx), %rcx
+	mov	-8(%rsi,%rdx), %r9
 	mov	%rax, (%rdi)
-	mov	%rcx, -8(%rdi,%rdx)
+	mov	%r9, -8(%rdi,%rdx)
 	xor	%eax, %eax
 	ret
 .Llt8:
 	cmp	$4, %rdx
 	jb	.Llt4
 	mov	(%rsi), %eax
-	mov	-4(%rsi,%rdx), %ecx
+	mov	-4(%rsi,%rdx), %r9d
 	mov	%eax, (%rdi)
-	mov	%ecx, -4(%rdi,%rdx)
+	mov	%r9d, -4(%rdi,%rdx)
 	xor	%eax, %eax
 	ret
 .Llt4:
 	test	%rdx, %rdx
 	je	.Ldone
 	movzbl	(%rsi), %eax
-	movzbl	-1(%rsi,%rdx), %ecx
+	movzbl	-1(%rsi,%rdx), %r9d
 	cmp	$2, %rdx
 	jbe	2f
-	movzbl	1(%rsi), %r9d
-	mov	%r9b, 1(%rdi)
+	movzbl	1(%rsi), %r10d
+	mov	%r10b, 1(%rdi)
 2:	mov	%al, (%rdi)
-	mov	%cl, -1(%rdi,%rdx)
+	mov	%r9b, -1(%rdi,%rdx)
 .Ldone:
 	xor	%eax, %eax
 	ret
@@ -165,9 +175,9 @@ mmapio__copy_fixup:			/* %rax = -errno, %rdx = fault address */
 	testb	$1, mmapio__avx2(%rip)	/* leave no dirty upper state behind */
 	jz	4f
 	vzeroupper
-4:	test	%r8, %r8
+4:	test	%rcx, %rcx
 	je	3f
-	mov	%rdx, (%r8)
+	mov	%rdx, (%rcx)
 3:	ret
 	.cfi_endproc
 	.size	mmapio__copy, .-mmapio__copy

@@ -38,7 +38,8 @@
 
 #if defined(__x86_64__) && !defined(MMAPIO_FAULT_PORTABLE)
 #define FAULT_FIXUP 1
-extern const char mmapio__copy_begin[], mmapio__copy_end[], mmapio__copy_fixup[];
+extern const char mmapio__copy_begin[], mmapio__copy_end[], mmapio__copy_fixup[],
+	mmapio__copy_rep[];
 #else
 #define FAULT_FIXUP 0
 #endif
@@ -133,6 +134,9 @@ static void handler(int sig, siginfo_t *si, void *ucv)
 		uc->uc_mcontext.gregs[REG_RIP] = (greg_t)(uintptr_t)mmapio__copy_fixup;
 		uc->uc_mcontext.gregs[REG_RAX] = sig == SIGBUS ? -EIO : -EFAULT;
 		uc->uc_mcontext.gregs[REG_RDX] = (greg_t)(uintptr_t)si->si_addr;
+		/* rep movsb counts in %rcx, so that path parked fault_addr in %r8 */
+		if (ip == (uintptr_t)mmapio__copy_rep)
+			uc->uc_mcontext.gregs[REG_RCX] = uc->uc_mcontext.gregs[REG_R8];
 		return;
 	}
 	forward(sig, si, ucv);

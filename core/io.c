@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 #include "internal.h"
 
 #define MAX_RETRIES 4
@@ -50,6 +51,54 @@ static int recover(mmapio_map *m, int rc, void *addr, bool writing, bool last_tr
 }
 
 /*
+ * A shrink we were not told about. Another program may truncate the file
+ * at any time; we learn of it when a copy touches a page wholly past the
+ * new end (SIGBUS, recover() above), but the page holding the new end
+ * stays mapped, so a copy into it reads (or writes) the bytes past the end
+ * of the file without any fault. The kernel zeroes that part of the page
+ * when it truncates, so such a read ends in a zero byte, and the last
+ * target byte of such a write is zero. Only then do we look: the file
+ * still reaches `end` if the page after the one holding end - 1 is still
+ * there (one probe, no syscall), else ask fstat.
+ */
+static bool probe(mmapio_map *m, uint64_t off, unsigned char *b)
+{
+	if (likely(mmapio__copy(b, m->base + off, 1, NULL) == 0))
+		return true;
+	atomic_fetch_add(&m->st.faults, 1); /* a recovered fault, as any */
+	return false;
+}
+
+static bool reaches(mmapio_map *m, uint64_t end)
+{
+	uint64_t next = ((end - 1) | (m->pgsz - 1)) + 1;
+	unsigned char b;
+	if (next < atomic_load_explicit(&m->size, memory_order_acquire) && probe(m, next, &b))
+		return true;
+	return mmapio_refresh(m) == 0 && atomic_load(&m->size) >= end;
+}
+
+/*
+ * A read of n of len bytes at off ended in a zero byte: is it the answer?
+ * Not if the file ends before off + n now, nor if the look at its size
+ * found it grown and n stopped at the old end.
+ */
+static bool read_stands(mmapio_map *m, uint64_t off, size_t n, size_t len)
+{
+	return reaches(m, off + n) &&
+	       (n == len || atomic_load_explicit(&m->size, memory_order_acquire) <= off + n);
+}
+
+/* May a write of n > 0 bytes at off go into the map? See reaches(). */
+static inline bool write_reaches(mmapio_map *m, uint64_t off, size_t n)
+{
+	unsigned char last;
+	if (likely(probe(m, off + n - 1, &last) && last != 0))
+		return true;
+	return reaches(m, off + n);
+}
+
+/*
  * Bytes available at off, or 0 at/after the end, or -EFBIG past the
  * reservation. Only the reservation decides -EFBIG: while a resize is in
  * flight, size and file_size are briefly out of step, and an offset
@@ -64,6 +113,24 @@ static inline ssize_t avail(mmapio_map *m, uint64_t off, size_t len)
 }
 
 /*
+ * A page of the map still faults after MAX_RETRIES: either the file is
+ * being resized without pause and every try met a moving end (a test does
+ * 2000 resizes while two threads read 4 MiB at a time), or the page has
+ * no backing (an I/O error). pread(2) on the map's descriptor, from the
+ * same page cache, gives the answer the kernel would give in both cases:
+ * the bytes, or its own EIO. Not for a copy-on-write map (its private
+ * pages are not in the page cache), nor for a write, which must not
+ * extend the file: those get -EIO.
+ */
+static ssize_t kernel_answer(mmapio_map *m, off_t off, void *buf, size_t len, bool writing)
+{
+	if (writing || m->mode == MMAPIO_COW)
+		return -EIO;
+	ssize_t r = pread(atomic_load(&m->fd), buf, len, off);
+	return r < 0 ? -errno : r;
+}
+
+/*
  * Everything off the fast path: bad arguments, the end of the file, a
  * range beyond the reservation, and faults. Kept out of line so the fast
  * path stays a near-leaf function (measured: 55 -> ~40 ns per 64-byte
@@ -75,21 +142,41 @@ static __attribute__((noinline, cold)) ssize_t io_slow(mmapio_map *m, off_t off,
 	int rc = mmapio__check_range(off, &len);
 	if (rc < 0)
 		return rc;
-	for (int tries = 0;; tries++) {
+	/* Two budgets: faults (recover()) and ends that moved while we
+	 * looked (reaches()). A file resized without pause by another thread
+	 * or program can exhaust the second: the copy then stands, as a read
+	 * racing a truncate may see either size. */
+	int looks = 0;
+	for (int tries = 0;;) {
 		ssize_t n = avail(m, (uint64_t)off, len);
 		if (n <= 0)
 			return n;
+		/* A target the file no longer reaches: again, at the new size. */
+		if (writing && looks < MAX_RETRIES && !write_reaches(m, (uint64_t)off, (size_t)n)) {
+			looks++;
+			continue;
+		}
 		void *fault;
 		rc = writing ? mmapio__copy(m->base + off, buf, (size_t)n, &fault)
 			     : mmapio__copy(buf, m->base + off, (size_t)n, &fault);
-		if (rc == 0) {
-			if (writing && m->mode == MMAPIO_RDWR)
+		if (rc == 0 && writing) {
+			if (m->mode == MMAPIO_RDWR)
 				mmapio__after_write(m, (uint64_t)off, (size_t)n);
 			return n;
 		}
+		if (rc == 0) {
+			if (((unsigned char *)buf)[n - 1] != 0 || looks == MAX_RETRIES ||
+			    read_stands(m, (uint64_t)off, (size_t)n, len))
+				return n;
+			looks++;
+			continue; /* the end moved: again, at the new size */
+		}
 		rc = recover(m, rc, fault, writing, tries == MAX_RETRIES - 1);
-		if (rc != -EAGAIN || tries == MAX_RETRIES)
-			return rc == -EAGAIN ? -EIO : rc;
+		if ((rc == -EAGAIN && tries == MAX_RETRIES) || rc == -EIO)
+			return kernel_answer(m, off, buf, len, writing);
+		if (rc != -EAGAIN)
+			return rc;
+		tries++;
 	}
 }
 
@@ -100,11 +187,21 @@ static __attribute__((noinline, cold)) ssize_t io_slow(mmapio_map *m, off_t off,
 ssize_t mmapio_read(mmapio_map *m, off_t off, void *buf, size_t len)
 {
 	uint64_t size = atomic_load_explicit(&m->size, memory_order_acquire);
-	if (likely(off >= 0 && (uint64_t)off < size && len <= MMAPIO_MAX_RW)) {
+	if (likely(off >= 0 && (uint64_t)off < size && len - 1 < MMAPIO_MAX_RW)) {
 		size_t n = len < size - (uint64_t)off ? len : (size_t)(size - (uint64_t)off);
-		if (likely(mmapio__copy(buf, m->base + off, n, NULL) == 0))
-			return (ssize_t)n;
+		if (likely(mmapio__copy(buf, m->base + off, n, NULL) == 0)) {
+			if (likely(((unsigned char *)buf)[n - 1] != 0))
+				return (ssize_t)n;
+			return mmapio__read_zero_tail(m, off, buf, len, n);
+		}
 	}
+	return io_slow(m, off, buf, len, false);
+}
+
+ssize_t mmapio__read_zero_tail(mmapio_map *m, off_t off, void *buf, size_t len, size_t n)
+{
+	if (read_stands(m, (uint64_t)off, n, len))
+		return (ssize_t)n;
 	return io_slow(m, off, buf, len, false);
 }
 
@@ -113,9 +210,10 @@ ssize_t mmapio_write(mmapio_map *m, off_t off, const void *buf, size_t len)
 	if (unlikely(m->mode == MMAPIO_RDONLY))
 		return -EBADF;
 	uint64_t size = atomic_load_explicit(&m->size, memory_order_acquire);
-	if (likely(off >= 0 && (uint64_t)off < size && len <= MMAPIO_MAX_RW)) {
+	if (likely(off >= 0 && (uint64_t)off < size && len - 1 < MMAPIO_MAX_RW)) {
 		size_t n = len < size - (uint64_t)off ? len : (size_t)(size - (uint64_t)off);
-		if (likely(mmapio__copy(m->base + off, buf, n, NULL) == 0)) {
+		if (likely(write_reaches(m, (uint64_t)off, n) &&
+			   mmapio__copy(m->base + off, buf, n, NULL) == 0)) {
 			if (m->mode == MMAPIO_RDWR)
 				mmapio__after_write(m, (uint64_t)off, n);
 			return (ssize_t)n;

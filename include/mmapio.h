@@ -143,7 +143,10 @@ MMAPIO_API int mmapio_huge_tier(const mmapio_map *m);	 /* enum mmapio_huge */
  *   -EIO (the page has no backing: I/O error), -ENOSPC (writing into a hole
  *   with no space left), -EFBIG (range is in the file but beyond the
  *   reservation). A file that shrank under the call is noticed: the call
- *   returns what pread/pwrite would for the new size (short, or 0).
+ *   returns what pread/pwrite would for the new size (short, or 0). So is
+ *   one that another program shrank earlier without this library's
+ *   knowledge, at the cost of one page probe or fstat on a read that ends
+ *   in a zero byte or a write whose last target byte is zero (io.c).
  */
 MMAPIO_API ssize_t mmapio_read(mmapio_map *m, off_t off, void *buf, size_t len);
 MMAPIO_API ssize_t mmapio_write(mmapio_map *m, off_t off, const void *buf, size_t len);
@@ -161,16 +164,25 @@ struct mmapio__head {
 	uint64_t size;
 };
 MMAPIO_API int mmapio__copy(void *dst, const void *src, size_t n, void **fault_addr);
+/* The copy of n bytes at off ended in a zero byte: returns n if the file
+ * still reaches off + n, else reads again within its new size. */
+MMAPIO_API ssize_t mmapio__read_zero_tail(mmapio_map *m, off_t off, void *buf, size_t len,
+					  size_t n);
 
 #if !defined(MMAPIO_NO_INLINE) && defined(__GNUC__)
 static inline ssize_t mmapio__read_inline(mmapio_map *m, off_t off, void *buf, size_t len)
 {
 	const struct mmapio__head *h = (const struct mmapio__head *)(const void *)m;
 	uint64_t size = __atomic_load_n(&h->size, __ATOMIC_ACQUIRE);
-	if (__builtin_expect(off >= 0 && (uint64_t)off < size && len <= 0x7ffff000u, 1)) {
+	/* A negative off is, as uint64_t, above any size a file can have;
+	 * len - 1 wraps for len 0, which the library answers. */
+	if (__builtin_expect((uint64_t)off < size && len - 1 < 0x7ffff000u, 1)) {
 		size_t n = len < size - (uint64_t)off ? len : (size_t)(size - (uint64_t)off);
-		if (__builtin_expect(mmapio__copy(buf, h->base + off, n, (void **)0) == 0, 1))
-			return (ssize_t)n;
+		if (__builtin_expect(mmapio__copy(buf, h->base + off, n, (void **)0) == 0, 1)) {
+			if (__builtin_expect(((const unsigned char *)buf)[n - 1] != 0, 1))
+				return (ssize_t)n;
+			return mmapio__read_zero_tail(m, off, buf, len, n);
+		}
 	}
 	return (mmapio_read)(m, off, buf, len);
 }

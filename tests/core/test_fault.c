@@ -748,6 +748,22 @@ static void test_copy_bad_pointers(void **state)
 	T_EQ(mmapio_copy(good, none - 40, 200, &fa), -EFAULT);
 	assert_true((char *)fa >= none && (char *)fa < none + 160);
 	T_EQ(mmapio_copy(good, none, 100, NULL), -EFAULT);
+	/* every size class, each reporting its fault address through
+	 * fault_addr (the rep movsb class keeps it in another register) */
+	static char big[5 * 4096];
+	static const size_t sizes[] = { 1, 3, 7, 12, 24, 48, 100, 1500, 2049, 8000 };
+	for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+		size_t n = sizes[k];
+		fa = NULL;
+		T_EQ(mmapio_copy(big, none, n, &fa), -EFAULT);
+		assert_true((char *)fa >= none && (char *)fa < none + n);
+		fa = NULL;
+		T_EQ(mmapio_copy(none, big, n, &fa), -EFAULT);
+		assert_true((char *)fa >= none && (char *)fa < none + n);
+		fa = (void *)0xdead;
+		T_OK(mmapio_copy(big, big + n + 8, n, &fa));
+		assert_ptr_equal(fa, (void *)0xdead);
+	}
 
 	/* SIGBUS: past EOF of a raw shared mapping */
 	char path[PATH_MAX];

@@ -564,6 +564,93 @@ static void test_resize_up_down_while_reading(void **state)
 	T_OK(mmapio_close(g.m));
 }
 
+/*
+ * A shrink the library is not told about (truncate(2) on the path, as
+ * another program would do). The page holding the new end stays mapped
+ * with its tail zeroed by the kernel, so nothing faults there: the zero-
+ * tail check (io.c, reaches()) must notice, by the probe of the next page
+ * or, at our last page, by fstat. Each case is checked against pread.
+ */
+static void fill_file(const char *path, size_t size)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	char *b = malloc(size);
+	assert_non_null(b);
+	memset(b, 'a', size);
+	assert_int_equal(pwrite(fd, b, size, 0), (ssize_t)size);
+	free(b);
+	close(fd);
+}
+
+static void test_unannounced_shrink(void **state)
+{
+	(void)state;
+	char path[PATH_MAX];
+	tu_path(path, sizeof path, "shrink-unannounced");
+	size_t ps = tu_ps, big = 6 * ps;
+	char *buf = malloc(big), *ref = malloc(big);
+	assert_non_null(buf);
+	assert_non_null(ref);
+	int fd;
+	assert_int_equal(mmapio_fault_install(), 0); /* after cmocka's own handlers */
+
+	for (int inl = 0; inl < 2; inl++) { /* the inline path, then the library's */
+		fill_file(path, 5 * ps + 100);
+		mmapio_map *m = open_ok(path, MMAPIO_RDWR, NULL);
+		fd = open(path, O_RDONLY);
+		assert_true(fd >= 0);
+
+		/* Inside page 1 while the map knows 5 pages: page 2 is gone. */
+		assert_int_equal(truncate(path, (off_t)(ps + 100)), 0);
+		ssize_t r = inl ? (mmapio_read)(m, 0, buf, 2 * ps) : mmapio_read(m, 0, buf, 2 * ps);
+		assert_int_equal(r, pread_ret(fd, ref, 2 * ps, 0));
+		assert_int_equal(r, (ssize_t)(ps + 100));
+		assert_memory_equal(buf, ref, (size_t)r);
+		assert_int_equal(mmapio_size(m), ps + 100);
+		r = inl ? (mmapio_read)(m, (off_t)(ps + 100), buf, 10)
+			: mmapio_read(m, (off_t)(ps + 100), buf, 10);
+		assert_int_equal(r, 0);
+
+		/* Grown back (zeros), then cut inside our last page: fstat. */
+		assert_int_equal(truncate(path, (off_t)(3 * ps)), 0);
+		assert_int_equal(mmapio_refresh(m), 0);
+		assert_int_equal(truncate(path, (off_t)(2 * ps + 10)), 0);
+		r = inl ? (mmapio_read)(m, (off_t)(2 * ps), buf, ps) : mmapio_read(m, (off_t)(2 * ps), buf, ps);
+		assert_int_equal(r, 10);
+		assert_int_equal(r, pread_ret(fd, ref, ps, (off_t)(2 * ps)));
+
+		/* A write whose last target byte is past the new end: short,
+		 * as at the end of the file, and the file keeps its size. */
+		assert_int_equal(truncate(path, (off_t)(3 * ps)), 0);
+		assert_int_equal(mmapio_refresh(m), 0);
+		assert_int_equal(truncate(path, (off_t)(ps + 10)), 0);
+		memset(buf, 'w', 100);
+		assert_int_equal(mmapio_write(m, (off_t)ps, buf, 100), 10);
+		struct stat st;
+		assert_int_equal(fstat(fd, &st), 0);
+		assert_int_equal(st.st_size, (off_t)(ps + 10));
+		assert_int_equal(pread_ret(fd, ref, 100, (off_t)ps), 10);
+		assert_memory_equal(ref, buf, 10);
+
+		/* Zeros inside the file are data: a read ending in one is whole. */
+		assert_int_equal(truncate(path, (off_t)(4 * ps)), 0); /* page 1 tail, 2, 3: zeros */
+		assert_int_equal(mmapio_refresh(m), 0);
+		r = inl ? (mmapio_read)(m, (off_t)ps, buf, 2 * ps) : mmapio_read(m, (off_t)ps, buf, 2 * ps);
+		assert_int_equal(r, (ssize_t)(2 * ps));
+		assert_int_equal(pread_ret(fd, ref, 2 * ps, (off_t)ps), r);
+		assert_memory_equal(buf, ref, (size_t)r);
+		memset(buf, 0, 64);
+		assert_int_equal(mmapio_write(m, (off_t)(3 * ps - 64), buf, 64), 64);
+		assert_int_equal(mmapio_size(m), 4 * ps);
+
+		close(fd);
+		assert_int_equal(mmapio_close(m), 0);
+	}
+	free(buf);
+	free(ref);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -578,6 +665,7 @@ int main(void)
 		cmocka_unit_test(test_iter_follows_growth),
 		cmocka_unit_test(test_growth_while_reading),
 		cmocka_unit_test(test_resize_up_down_while_reading),
+		cmocka_unit_test(test_unannounced_shrink),
 	};
 	return cmocka_run_group_tests(tests, tu_group_setup, tu_group_teardown);
 }

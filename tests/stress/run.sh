@@ -520,7 +520,7 @@ bug_case bug-wronly-extend bug_wronly_extend
 bug_case bug-rdonly-rebind bug_rdonly_rebind
 bug_case bug-hugelen-efault bug_hugelen_efault
 bug_case bug-raw-close-stale-fd bug_raw_close_stale_fd
-bug_case bug-foreign-resize bug_foreign_resize - known
+bug_case bug-foreign-resize bug_foreign_resize
 bug_case bug-tmpfs-hole-read bug_tmpfs_hole_read tmpfs
 
 echo "$pass passed, $failn failed, $skipn skipped"
