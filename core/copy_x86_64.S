@@ -182,4 +182,35 @@ mmapio__copy_fixup:			/* %rax = -errno, %rdx = fault address */
 	.cfi_endproc
 	.size	mmapio__copy, .-mmapio__copy
 
+/*
+ * int mmapio__probe_write(unsigned char *p)
+ *
+ * 1 if the byte at p is not zero, 0 if it is, or -EIO/-EFAULT through the
+ * same fixup; the byte is left as it was. It is tested with a write
+ * access (or of 0: a read-modify-write instruction faults as a write), so
+ * that a page not yet mapped takes the one write fault the copy that
+ * follows would take anyway. A plain read would add a read fault, then a
+ * write-protect fault (measured: fio 4 KiB random writes on a fresh map
+ * went from 745k to 90k IOPS), and `lock` would wait for the previous
+ * copy's stores to drain (fio: 10-15% fewer IOPS). Without `lock`,
+ * another thread's store to this byte could be undone, but the byte is
+ * the last one of our own write, which the copy then overwrites.
+ */
+	.globl	mmapio__probe_write
+	.hidden	mmapio__probe_write
+	.globl	mmapio__probe_insn
+	.hidden	mmapio__probe_insn
+	.type	mmapio__probe_write, @function
+	.p2align 4
+mmapio__probe_write:
+	.cfi_startproc
+	xor	%ecx, %ecx		/* no fault_addr for the fixup */
+	xor	%eax, %eax
+mmapio__probe_insn:
+	orb	$0, (%rdi)
+	setnz	%al
+	ret
+	.cfi_endproc
+	.size	mmapio__probe_write, .-mmapio__probe_write
+
 	.section .note.GNU-stack,"",@progbits

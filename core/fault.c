@@ -39,7 +39,7 @@
 #if defined(__x86_64__) && !defined(MMAPIO_FAULT_PORTABLE)
 #define FAULT_FIXUP 1
 extern const char mmapio__copy_begin[], mmapio__copy_end[], mmapio__copy_fixup[],
-	mmapio__copy_rep[];
+	mmapio__copy_rep[], mmapio__probe_insn[];
 #else
 #define FAULT_FIXUP 0
 #endif
@@ -129,8 +129,9 @@ static void handler(int sig, siginfo_t *si, void *ucv)
 	ucontext_t *uc = ucv;
 	uintptr_t ip = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
 
-	if (si->si_code > 0 && ip >= (uintptr_t)mmapio__copy_begin &&
-	    ip < (uintptr_t)mmapio__copy_end) {
+	if (si->si_code > 0 && ((ip >= (uintptr_t)mmapio__copy_begin &&
+				 ip < (uintptr_t)mmapio__copy_end) ||
+				ip == (uintptr_t)mmapio__probe_insn)) {
 		uc->uc_mcontext.gregs[REG_RIP] = (greg_t)(uintptr_t)mmapio__copy_fixup;
 		uc->uc_mcontext.gregs[REG_RAX] = sig == SIGBUS ? -EIO : -EFAULT;
 		uc->uc_mcontext.gregs[REG_RDX] = (greg_t)(uintptr_t)si->si_addr;
@@ -177,6 +178,19 @@ int mmapio__copy(void *dst, const void *src, size_t n, void **fault_addr)
 	atomic_signal_fence(memory_order_seq_cst);
 	copy_jb = NULL;
 	return 0;
+}
+
+int mmapio__probe_write(unsigned char *p)
+{
+	sigjmp_buf jb;
+	if (sigsetjmp(jb, 0))
+		return copy_sig == SIGBUS ? -EIO : -EFAULT;
+	copy_jb = &jb;
+	atomic_signal_fence(memory_order_seq_cst);
+	int old = __atomic_fetch_or(p, 0, __ATOMIC_RELAXED); /* a write access: see the .S */
+	atomic_signal_fence(memory_order_seq_cst);
+	copy_jb = NULL;
+	return old != 0;
 }
 
 const char *mmapio_fault_method(void) { return "portable-sigsetjmp"; }

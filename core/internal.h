@@ -80,6 +80,10 @@ int mmapio__follow(mmapio_map *m, uint64_t new_size); /* under m->lock */
 /* flush.c */
 void mmapio__mark_dirty(mmapio_map *m, uint64_t off, uint64_t len);
 void mmapio__after_write(mmapio_map *m, uint64_t off, size_t n);
+/* Whether the byte at p is non-zero (1) or zero (0), tested by a write
+ * access that keeps it, or -EIO/-EFAULT (copy_x86_64.S, fault.c): the
+ * probe of a write's target, see io.c. */
+int mmapio__probe_write(unsigned char *p);
 void mmapio__drop_dirty(mmapio_map *m, uint64_t from); /* pages at or past from */
 void mmapio__set_error(mmapio_map *m, int err);
 

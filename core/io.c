@@ -89,12 +89,18 @@ static bool read_stands(mmapio_map *m, uint64_t off, size_t n, size_t len)
 	       (n == len || atomic_load_explicit(&m->size, memory_order_acquire) <= off + n);
 }
 
-/* May a write of n > 0 bytes at off go into the map? See reaches(). */
+/*
+ * May a write of n > 0 bytes at off go into the map? See reaches(). The
+ * last target byte is read by a write access (mmapio__probe_write): the
+ * page takes the write fault the copy would have taken, and no other.
+ */
 static inline bool write_reaches(mmapio_map *m, uint64_t off, size_t n)
 {
-	unsigned char last;
-	if (likely(probe(m, off + n - 1, &last) && last != 0))
+	int last = mmapio__probe_write(m->base + off + n - 1);
+	if (likely(last > 0))
 		return true;
+	if (last < 0)
+		atomic_fetch_add(&m->st.faults, 1); /* a recovered fault, as any */
 	return reaches(m, off + n);
 }
 
