@@ -28,6 +28,7 @@ static void observe_pending(struct ofd *o, int fd, size_t len, ssize_t n, int64_
 		return;
 	/* The end of a file smaller than MMAPIO_MIN_SIZE: never worth a map. */
 	if ((size_t)n < len && end >= 0 && (uint64_t)end < cfg.min_size) {
+		atomic_store(&o->kernel_only, true); /* before pending: see kernel_read() */
 		atomic_store(&o->pending, false);
 		return;
 	}

@@ -195,6 +195,7 @@ struct ofd {
 	_Atomic int64_t last_end;  /* where the previous read ended (auto mode) */
 	/* Auto mode, before the file is decided (files.c open_pending): */
 	_Atomic bool pending;	   /* reads are being watched; file is NULL */
+	_Atomic bool kernel_only;  /* left pending at the end of a small file: never mapped */
 	_Atomic uint32_t w_calls, w_small; /* reads seen, and how many were small */
 	char *path;		   /* as opened, when needed for globs, stats or logs */
 	struct ofd *next_free;
