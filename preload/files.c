@@ -353,21 +353,26 @@ static bool open_pending(int fd, const char *path, int flags)
 	if (cfg.mode != MODE_AUTO || (flags & (O_TRUNC | O_PATH | O_DIRECT | O_DIRECTORY)) ||
 	    (flags & O_ACCMODE) == O_WRONLY || (path && never_path(path)))
 		return false;
-	files_lock();
+	/* No lock: this is every open of every small file (fdtable.c). */
 	struct ofd *o = ofd_alloc();
-	if (o) {
-		o->flags = flags;
-		atomic_store(&o->pending, true);
-		atomic_store(&o->refs, 1);
-		atomic_store(&o->off, 0); /* mirrors the kernel's offset while pending */
-		atomic_store(&o->noshadow, (flags & O_APPEND) != 0);
-		o->path = (cfg.include || cfg.exclude || stats_on || cfg.log_level >= LOG_INFO) && path
-				  ? strdup(path)
-				  : NULL;
-		fd_put(fd, o);
-	}
+	if (!o)
+		return false;
+	o->flags = flags;
+	atomic_store(&o->pending, true);
+	atomic_store(&o->refs, 1);
+	atomic_store(&o->off, 0); /* mirrors the kernel's offset while pending */
+	atomic_store(&o->noshadow, (flags & O_APPEND) != 0);
+	o->path = (cfg.include || cfg.exclude || stats_on || cfg.log_level >= LOG_INFO) && path
+			  ? strdup(path)
+			  : NULL;
+	if (fd_put_nolock(fd, o) == 0)
+		return true;
+	files_lock();
+	int r = fd_put(fd, o);
 	files_unlock();
-	return o != NULL;
+	if (r < 0)
+		ofd_free(o);
+	return r == 0;
 }
 
 void files_on_open(int fd, const char *path, int flags)
@@ -403,16 +408,9 @@ void files_on_dup(int newfd, struct ofd *o)
 	files_unlock();
 }
 
-static void untrack_fd(int fd, bool stale)
+/* Under the lock: o has been taken from fd's entry. */
+static void release(struct ofd *o, int fd, bool stale)
 {
-	if (!fd_get(fd))
-		return;
-	files_lock();
-	struct ofd *o = fd_take(fd);
-	if (!o) {
-		files_unlock();
-		return;
-	}
 	struct file *f = o->file;
 	if (atomic_fetch_sub(&o->refs, 1) == 1) {
 		/* Last reference here: the kernel's offset becomes the truth
@@ -431,6 +429,36 @@ static void untrack_fd(int fd, bool stale)
 			mmapio_rebind_fd(f->map, f->bound_fd);
 		}
 	}
+}
+
+static void untrack_fd(int fd, bool stale)
+{
+	struct ofd *o = fd_get(fd);
+	if (!o)
+		return;
+	if (atomic_load(&o->kernel_only)) {
+		/* A small file read to its end while pending: no file, no
+		 * shadow offset, and none will come, so closing it needs no
+		 * lock (fdtable.c). */
+		int r = fd_take_nolock(fd, &o);
+		if (r == 0 && (!o || atomic_load(&o->kernel_only))) {
+			if (o && atomic_fetch_sub(&o->refs, 1) == 1)
+				ofd_free(o);
+			return;
+		}
+		files_lock();
+		struct ofd *again = r < 0 ? fd_take(fd) : NULL; /* a growth raced */
+		if (!o)
+			o = again;
+		if (o)
+			release(o, fd, stale);
+		files_unlock();
+		return;
+	}
+	files_lock();
+	o = fd_take(fd);
+	if (o)
+		release(o, fd, stale);
 	files_unlock();
 }
 

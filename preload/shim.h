@@ -215,8 +215,10 @@ static inline struct ofd *fd_get(int fd)
 }
 int fd_put(int fd, struct ofd *o);  /* grows the table; -1 if out of memory */
 struct ofd *fd_take(int fd);	    /* remove and return the entry */
+int fd_put_nolock(int fd, struct ofd *o); /* without files_lock(); -1: use fd_put */
+int fd_take_nolock(int fd, struct ofd **o);
 int fd_highwater(void);
-struct ofd *ofd_alloc(void);
+struct ofd *ofd_alloc(void);	    /* MT-safe, no lock */
 void ofd_free(struct ofd *o);
 void fdtable_init(void);
 

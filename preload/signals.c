@@ -67,12 +67,15 @@ static void note_mask(const sigset_t *mask)
 bool faults_check_mask(void)
 {
 	if (faults_ok == 0) {
+		typedef int (*mask_fn)(int, const sigset_t *, sigset_t *);
+		static _Atomic(mask_fn) real_mask; /* threads may race to set it (same value) */
 		sigset_t cur;
-		static int (*real_mask)(int, const sigset_t *, sigset_t *);
-		if (!real_mask)
-			real_mask = (int (*)(int, const sigset_t *, sigset_t *))dlsym_next(
-				"pthread_sigmask");
-		if (real_mask && real_mask(SIG_BLOCK, NULL, &cur) == 0)
+		mask_fn fn = atomic_load_explicit(&real_mask, memory_order_relaxed);
+		if (!fn) {
+			fn = (mask_fn)dlsym_next("pthread_sigmask");
+			atomic_store_explicit(&real_mask, fn, memory_order_relaxed);
+		}
+		if (fn && fn(SIG_BLOCK, NULL, &cur) == 0)
 			note_mask(&cur);
 	}
 	return faults_ok > 0;

@@ -20,6 +20,8 @@
 #   badenv-*     invalid values of every MMAPIO_ variable against cat
 #   procs-*      fork/exec/posix_spawn/vfork/threads/signals/close_range/>1024 fds
 #   load-*       2 threads x 100,000 ops (1,000,000 with --long), and under TSan
+#   smallfiles-* auto mode's lock-free open/close: 2 threads x 20,000 small-file
+#                rounds (200,000 with --long), and under TSan
 #   bug-*        reproducers of shim bugs found by this suite: they fail until fixed
 #
 # Knobs (environment; MMAPIO_* are cleared): STRESS_ONLY=REGEX runs only the
@@ -433,6 +435,20 @@ if want load-shim; then
 	else ok "load-shim (2 threads x $LOAD_OPS ops, $served calls served)"; fi
 fi
 
+# Auto mode's lock-free open/close of small files (preload/fdtable.c).
+SMALL_ROUNDS=20000; [ $LONG = 1 ] && SMALL_ROUNDS=200000
+if want smallfiles-auto; then
+	d=$TMP/small; reset_stats
+	shim env MMAPIO_MODE=auto "$P/smallfiles" "$d" "$SMALL_ROUNDS" >"$d.out" 2>&1; rc=$?
+	base "$P/smallfiles" "$d.base" "$SMALL_ROUNDS" >"$d.base.out" 2>&1; rb=$?
+	served=$(stat_sum served_calls)
+	if [ $rb != 0 ]; then fail smallfiles-auto "fails without the shim: $(tail -1 "$d.base.out")"
+	elif [ $rc != 0 ]; then fail smallfiles-auto "$(status $rc): $(tail -1 "$d.out")"
+	elif ! cmp -s "$d.out" "$d.base.out"; then fail smallfiles-auto "output differs from the run without the shim"
+	elif [ "$served" -eq 0 ]; then fail smallfiles-auto "nothing served (the 1 MiB file was never mapped)"
+	else ok "smallfiles-auto (2 threads x $SMALL_ROUNDS open-read-close rounds, $served calls served)"; fi
+fi
+
 # ThreadSanitizer: the shim built with -fsanitize=thread, preloaded behind
 # the TSan runtime. TSan must not install its own SIGSEGV/SIGBUS handlers
 # (handle_segv=0 ...): at its initialization it calls sigaction, which is
@@ -460,6 +476,7 @@ tsan_build() {
 	done
 	gcc -shared -fsanitize=thread -o "$TSAN_DIR/libmmapio_preload.so" "${objs[@]}" -ldl -pthread || return 1
 	gcc -std=gnu11 -Wall -Wextra -O1 -g -pthread -fsanitize=thread "$HERE/load.c" -o "$TSAN_DIR/tests/stress/load" || return 1
+	gcc -std=gnu11 -Wall -Wextra -O1 -g -pthread -fsanitize=thread "$HERE/smallfiles.c" -o "$TSAN_DIR/tests/stress/smallfiles" || return 1
 }
 if want load-tsan; then
 	d=$TMP/tsan
@@ -482,6 +499,20 @@ if want load-tsan; then
 			fail load-tsan "nothing served: the TSan shim was not active"
 		else
 			ok "load-tsan (TSan shim preloaded after libtsan: 2 threads x $tsan_ops ops, $served calls served, no report)"
+		fi
+		if want smallfiles-tsan; then
+			reset_stats
+			timeout -k 5 "$TO" env LD_PRELOAD="$TPRE" MMAPIO_MODE=auto MMAPIO_STATS="$STATS" \
+				"$TSAN_DIR/tests/stress/smallfiles" "$d.small" $((SMALL_ROUNDS / 4)) >"$d.small.out" 2>"$d.small.err"; rc=$?
+			served=$(stat_sum served_calls)
+			races=$(grep -c "WARNING: ThreadSanitizer" "$d.small.err")
+			if [ $rc != 0 ] || [ "$races" != 0 ]; then
+				fail smallfiles-tsan "$(status $rc), $races ThreadSanitizer reports (see $d.small.err): $(grep -m1 -A3 'WARNING: ThreadSanitizer' "$d.small.err" | tr '\n' ' ' | head -c 300)"
+			elif [ "$served" -eq 0 ]; then
+				fail smallfiles-tsan "nothing served: the TSan shim was not active"
+			else
+				ok "smallfiles-tsan (auto mode, 2 threads x $((SMALL_ROUNDS / 4)) rounds, $served calls served, no report)"
+			fi
 		fi
 		if want selftest-tsan; then
 			timeout -k 5 "$TO" env LD_PRELOAD="$TPRE" MMAPIO_MODE=always \
