@@ -24,10 +24,25 @@
 #define MADV_POPULATE_READ 22
 #endif
 
+/*
+ * The touch is fault-safe only where a fault can be delivered to our
+ * handler: a thread that blocks SIGSEGV or SIGBUS would be killed by the
+ * kernel instead (it forces a blocked synchronous fault signal). There we
+ * stop at the hint. One pthread_sigmask per call, not per page.
+ */
+static bool faults_blocked(void)
+{
+	sigset_t cur;
+	return pthread_sigmask(SIG_BLOCK, NULL, &cur) != 0 || sigismember(&cur, SIGSEGV) ||
+	       sigismember(&cur, SIGBUS);
+}
+
 int mmapio__touch(mmapio_map *m, uint64_t start, uint64_t end)
 {
 	unsigned char sink;
 	madvise(m->base + start, end - start, MADV_WILLNEED);
+	if (faults_blocked())
+		return MMAPIO_TIER_WILLNEED;
 	for (uint64_t off = start; off < end; off += m->pgsz) {
 		int rc = mmapio__copy(&sink, m->base + off, 1, NULL);
 		if (rc < 0)
@@ -53,6 +68,12 @@ static int prewarm_span(mmapio_map *m, uint64_t off, uint64_t len, bool retried)
 	}
 	if (errno != EINVAL)
 		return -errno; /* EIO, ENOMEM, EINTR... */
+	/* EINVAL: no MADV_POPULATE_READ here, or part of the range lost its
+	 * pages to a shrink racing us (the reservation is PROT_NONE): touch
+	 * what the current size still covers. */
+	size = atomic_load_explicit(&m->size, memory_order_acquire);
+	if (!mmapio__page_span(m, start, end - start, round_up(size, m->pgsz), &start, &end))
+		return MMAPIO_TIER_TOUCH;
 	return mmapio__touch(m, start, end);
 }
 
@@ -140,7 +161,13 @@ int mmapio_prewarm_async(mmapio_map *m, off_t off, size_t len)
 	if (!pw_started) {
 		pthread_t t;
 		sigset_t all, old;
+		/* The worker takes none of the program's signals, but its own
+		 * faults must reach the handler: a touch of a page that a shrink
+		 * took away would otherwise kill the process (see
+		 * faults_blocked()). */
 		sigfillset(&all);
+		sigdelset(&all, SIGSEGV);
+		sigdelset(&all, SIGBUS);
 		pthread_sigmask(SIG_SETMASK, &all, &old);
 		int rc = pthread_create(&t, NULL, worker, NULL);
 		pthread_sigmask(SIG_SETMASK, &old, NULL);

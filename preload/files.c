@@ -46,11 +46,18 @@ void files_unlock(void)
 }
 
 static void fork_prepare(void) { pthread_mutex_lock(&lock); }
-static void fork_release(void) { pthread_mutex_unlock(&lock); }
+static void fork_parent(void) { pthread_mutex_unlock(&lock); }
+static void fork_child(void)
+{
+	if (stats_on) /* the child counts its own calls only (stats.c) */
+		for (struct file *f = table; f; f = f->hh.next)
+			stats_zero_file(f);
+	pthread_mutex_unlock(&lock);
+}
 
 void files_init(void)
 {
-	pthread_atfork(fork_prepare, fork_release, fork_release);
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
 static int add_fd(struct file *f, int fd)

@@ -20,6 +20,7 @@ __attribute__((constructor)) static void shim_init(void)
 		 * theirs at fork, the order we nest them in (files.c). */
 		mmapio_fault_install();
 	}
+	stats_init();
 	files_init();
 	procs_init();
 	atomic_store_explicit(&shim_ready, true, memory_order_release);

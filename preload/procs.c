@@ -64,7 +64,9 @@ void *shim_vfork_prepare(void)
 static void before_exec(void)
 {
 	offset_sync_all(false);
-	if (stats_on) {
+	/* Not in a vfork child: the counters it would write and reset are
+	 * its parent's, which reports them itself. */
+	if (stats_on && stats_own_process()) {
 		int e = errno;
 		stats_write();
 		stats_reset();

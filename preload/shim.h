@@ -127,6 +127,9 @@ void stats_record_decision(const char *path, const char *decision, const char *r
 void stats_file_closed(struct file *f); /* fold a file's counters into its record */
 void stats_write(void);
 void stats_reset(void);
+void stats_init(void);		 /* before files_init(): fork handler order */
+bool stats_own_process(void);	 /* not a vfork child */
+void stats_zero_file(struct file *f); /* in a fork child, files lock held */
 
 enum verdict { V_KERNEL, V_WATCH, V_MAP };
 struct decision {

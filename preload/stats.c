@@ -32,6 +32,38 @@ struct record {
 static struct record *records;
 static unsigned nrecords;
 static pthread_mutex_t rec_lock = PTHREAD_MUTEX_INITIALIZER;
+static pid_t owner; /* the process whose counters these are */
+
+/*
+ * fork: the child starts from zero, so that each line counts the calls of
+ * its own process only (a child used to report its parent's counts again,
+ * and a tree's lines summed to more than was served). rec_lock is held
+ * across fork so that the child never inherits it locked mid-update.
+ * Registered before files.c's handlers: the prepare handlers run in the
+ * reverse order, so the files lock is taken first, as everywhere else.
+ */
+static void fork_prepare(void) { pthread_mutex_lock(&rec_lock); }
+static void fork_parent(void) { pthread_mutex_unlock(&rec_lock); }
+static void fork_child(void)
+{
+	owner = getpid();
+	atomic_store(&totals.served, 0);
+	atomic_store(&totals.passthrough, 0);
+	atomic_store(&totals.bytes, 0);
+	atomic_store(&totals.faults, 0);
+	for (struct record *r = records; r; r = r->hh.next)
+		r->served = r->passthrough = r->bytes = r->flushed = 0;
+	pthread_mutex_unlock(&rec_lock);
+}
+
+void stats_init(void)
+{
+	owner = getpid();
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+/* False in a vfork child, which shares our memory but is not us. */
+bool stats_own_process(void) { return getpid() == owner; }
 
 static struct record *record_get(const char *path)
 {
@@ -90,6 +122,20 @@ static void fold(struct file *f)
 	r->served += s;
 	r->passthrough += p;
 	r->bytes += b;
+}
+
+/* A fork child's copy of an open file: its counts are the parent's. */
+void stats_zero_file(struct file *f)
+{
+	atomic_store(&f->st.served, 0);
+	atomic_store(&f->st.passthrough, 0);
+	atomic_store(&f->st.bytes, 0);
+	if (f->map) {
+		struct mmapio_stats ms;
+		mmapio_get_stats(f->map, &ms);
+		f->flushed_seen = ms.flushed_bytes;
+		f->faults_seen = ms.faults;
+	}
 }
 
 void stats_file_closed(struct file *f)

@@ -6,6 +6,7 @@
 #include "testing.h"
 
 #include <sys/utsname.h>
+#include <signal.h>
 #include <sys/wait.h>
 
 #define NPAGES 256
@@ -282,6 +283,44 @@ static void test_prewarm_after_truncate(void **state)
 	T_OK(mmapio_close(m));
 }
 
+/*
+ * The touch tier (kernels without MADV_POPULATE_READ) in a thread that
+ * blocks SIGSEGV and SIGBUS: a fault there is not delivered but kills the
+ * process, so the touch must stop at the hint. The child would be killed
+ * by SIGBUS otherwise (the file shrank under the map).
+ */
+int mmapio__touch(mmapio_map *m, uint64_t start, uint64_t end);
+
+static void test_touch_with_faults_blocked(void **state)
+{
+	(void)state;
+	char path[PATH_MAX];
+	tu_path(path, sizeof path, "touchblk");
+	T_OK(tu_make_file(path, 8 * tu_ps));
+	mmapio_map *m = open_mode(path, MMAPIO_RDONLY, MMAPIO_PREWARM_NONE);
+	assert_int_equal(truncate(path, (off_t)tu_ps), 0);
+	fflush(NULL);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		sigset_t s;
+		sigemptyset(&s);
+		sigaddset(&s, SIGSEGV);
+		sigaddset(&s, SIGBUS);
+		pthread_sigmask(SIG_BLOCK, &s, NULL);
+		_exit(mmapio__touch(m, 0, 8 * tu_ps) == MMAPIO_TIER_WILLNEED ? 0 : 2);
+	}
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		fail_msg("child: %s %d", WIFEXITED(st) ? "exit code" : "killed by signal",
+			 WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+	/* with the signals deliverable, the same touch reports the lost pages */
+	T_OK(mmapio_fault_install());
+	assert_true(mmapio__touch(m, 0, 8 * tu_ps) < 0);
+	T_OK(mmapio_close(m));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -295,6 +334,7 @@ int main(void)
 		cmocka_unit_test(test_prewarm_async_then_close),
 		cmocka_unit_test(test_prewarm_async_in_fork_child),
 		cmocka_unit_test(test_prewarm_after_truncate),
+		cmocka_unit_test(test_touch_with_faults_blocked),
 	};
 	return cmocka_run_group_tests(tests, tu_group_setup, tu_group_teardown);
 }

@@ -383,6 +383,29 @@ if selected stats-stderr; then
     fi
 fi
 
+# Stats of a process tree: each process counts its own calls only, so the
+# lines add up to what was served (a fork child used to report its parent's
+# counts again; a vfork child used to write and reset its parent's).
+if selected stats-fork; then
+    p=$PROGS/prog_statsfork
+    if [ ! -x "$p" ]; then
+        fail stats-fork "$p not built"
+    elif [ "$have_lib" = 0 ]; then
+        fail stats-fork "shim library $LIB not found"
+    else
+        rm -rf "$W" && mkdir -p "$W" && : > "$STATS"
+        (cd "$W" && timeout -k 5 "$TO" env LD_PRELOAD="$LIB" MMAPIO_MODE=always MMAPIO_STATS="$STATS" \
+            "$p" "$W/d" > "$OUT/stats-fork.out" 2>&1)
+        st=$("$PY" "$HERE/stats.py" "$STATS" 2>&1)
+        cp -f "$STATS" "$OUT/stats-fork.stats.jsonl" 2>/dev/null
+        if [ "${st%% *}" != ok ] || [ "$(sval "$st" served)" != 72 ]; then
+            fail stats-fork "the tree served 72 preads; its stats lines add up to: $st"
+        else
+            ok "stats-fork (72 served over $(sval "$st" lines) lines)"
+        fi
+    fi
+fi
+
 rm -rf "$W"
 if [ "$failn" = 0 ] && [ "${PRELOAD_TEST_KEEP:-0}" != 1 ]; then
     rm -rf "$TMP"
