@@ -136,6 +136,8 @@ static void fork_child(void)
 	}
 	pw_head = NULL;
 	pw_tail = &pw_head;
+	if (pw_current) /* its job was running in the parent: nothing runs it here */
+		pw_current->pw_pending = 0;
 	pw_current = NULL;
 	pw_started = false;
 }
