@@ -61,12 +61,17 @@ static int recover(mmapio_map *m, int rc, void *addr, bool writing, bool last_tr
  * still reaches `end` if the page after the one holding end - 1 is still
  * there (one probe, no syscall), else ask fstat.
  */
+/* A probe's fault is a recovered fault like any other: count it. */
+static int counted(mmapio_map *m, int rc)
+{
+	if (rc < 0)
+		atomic_fetch_add(&m->st.faults, 1);
+	return rc;
+}
+
 static bool probe(mmapio_map *m, uint64_t off, unsigned char *b)
 {
-	if (likely(mmapio__copy(b, m->base + off, 1, NULL) == 0))
-		return true;
-	atomic_fetch_add(&m->st.faults, 1); /* a recovered fault, as any */
-	return false;
+	return counted(m, mmapio__copy(b, m->base + off, 1, NULL)) == 0;
 }
 
 static bool reaches(mmapio_map *m, uint64_t end)
@@ -96,12 +101,8 @@ static bool read_stands(mmapio_map *m, uint64_t off, size_t n, size_t len)
  */
 static inline bool write_reaches(mmapio_map *m, uint64_t off, size_t n)
 {
-	int last = mmapio__probe_write(m->base + off + n - 1);
-	if (likely(last > 0))
-		return true;
-	if (last < 0)
-		atomic_fetch_add(&m->st.faults, 1); /* a recovered fault, as any */
-	return reaches(m, off + n);
+	int last = counted(m, mmapio__probe_write(m->base + off + n - 1));
+	return likely(last > 0) || reaches(m, off + n);
 }
 
 /*

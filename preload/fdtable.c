@@ -108,13 +108,22 @@ struct ofd *fd_take(int fd)
  * it under the lock (a growth that raced may hold a stale copy of the
  * entry, which fd_put() then overwrites).
  */
+static _Atomic(struct ofd *) *entry_nolock(int fd, unsigned *seq)
+{
+	*seq = atomic_load(&grow_seq);
+	struct fdtab *t = atomic_load_explicit(&fdtab, memory_order_acquire);
+	if ((*seq & 1) || fd < 0 || !t || (size_t)fd >= t->n)
+		return NULL;
+	return &t->e[fd];
+}
+
 int fd_put_nolock(int fd, struct ofd *o)
 {
-	unsigned s = atomic_load(&grow_seq);
-	struct fdtab *t = atomic_load_explicit(&fdtab, memory_order_acquire);
-	if ((s & 1) || fd < 0 || !t || (size_t)fd >= t->n)
+	unsigned s;
+	_Atomic(struct ofd *) *e = entry_nolock(fd, &s);
+	if (!e)
 		return -1;
-	atomic_store(&t->e[fd], o); /* seq_cst: ordered before the load below */
+	atomic_store(e, o); /* seq_cst: ordered before the load below */
 	if (atomic_load(&grow_seq) != s)
 		return -1;
 	raise_highwater(fd);
@@ -124,13 +133,10 @@ int fd_put_nolock(int fd, struct ofd *o)
 /* Likewise for fd_take(); *o gets the entry. -1: redo it under the lock. */
 int fd_take_nolock(int fd, struct ofd **o)
 {
-	unsigned s = atomic_load(&grow_seq);
-	struct fdtab *t = atomic_load_explicit(&fdtab, memory_order_acquire);
-	*o = NULL;
-	if ((s & 1) || fd < 0 || !t || (size_t)fd >= t->n)
-		return -1;
-	*o = atomic_exchange(&t->e[fd], NULL);
-	return atomic_load(&grow_seq) == s ? 0 : -1;
+	unsigned s;
+	_Atomic(struct ofd *) *e = entry_nolock(fd, &s);
+	*o = e ? atomic_exchange(e, NULL) : NULL;
+	return e && atomic_load(&grow_seq) == s ? 0 : -1;
 }
 
 int fd_highwater(void) { return atomic_load(&highwater); }

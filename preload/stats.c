@@ -42,17 +42,23 @@ static pid_t owner; /* the process whose counters these are */
  * Registered before files.c's handlers: the prepare handlers run in the
  * reverse order, so the files lock is taken first, as everywhere else.
  */
-static void fork_prepare(void) { pthread_mutex_lock(&rec_lock); }
-static void fork_parent(void) { pthread_mutex_unlock(&rec_lock); }
-static void fork_child(void)
+/* Under rec_lock. */
+static void zero_counts(void)
 {
-	owner = getpid();
 	atomic_store(&totals.served, 0);
 	atomic_store(&totals.passthrough, 0);
 	atomic_store(&totals.bytes, 0);
 	atomic_store(&totals.faults, 0);
 	for (struct record *r = records; r; r = r->hh.next)
 		r->served = r->passthrough = r->bytes = r->flushed = 0;
+}
+
+static void fork_prepare(void) { pthread_mutex_lock(&rec_lock); }
+static void fork_parent(void) { pthread_mutex_unlock(&rec_lock); }
+static void fork_child(void)
+{
+	owner = getpid();
+	zero_counts();
 	pthread_mutex_unlock(&rec_lock);
 }
 
@@ -252,11 +258,6 @@ void stats_write(void)
 void stats_reset(void)
 {
 	pthread_mutex_lock(&rec_lock);
-	atomic_store(&totals.served, 0);
-	atomic_store(&totals.passthrough, 0);
-	atomic_store(&totals.bytes, 0);
-	atomic_store(&totals.faults, 0);
-	for (struct record *r = records; r; r = r->hh.next)
-		r->served = r->passthrough = r->bytes = r->flushed = 0;
+	zero_counts();
 	pthread_mutex_unlock(&rec_lock);
 }

@@ -448,11 +448,7 @@ static void test_interval_in_fork_child(void **state)
 			_exit(6);
 		_exit(0);
 	}
-	int st;
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		fail_msg("fork child: %s %d", WIFEXITED(st) ? "exit code" : "signal",
-			 WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+	tu_wait_ok(pid, "fork child");
 	T_EQ(mmapio__flusher_running(), 1); /* the parent's thread is unaffected */
 	T_OK(mmapio_close(m));
 	T_EQ(mmapio__flusher_maps(), 0);

@@ -250,11 +250,7 @@ static void test_prewarm_async_in_fork_child(void **state)
 		mmapio_close(m);
 		_exit(0);
 	}
-	int st;
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		fail_msg("fork child: %s %d", WIFEXITED(st) ? "exit code" : "signal",
-			 WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+	tu_wait_ok(pid, "fork child");
 	T_EQ(mmapio_prewarm_async(m, 0, NPAGES * tu_ps), MMAPIO_TIER_ASYNC);
 	assert_true(mmapio_prewarm_wait(m) > 0);
 	T_OK(mmapio_close(m));
@@ -310,11 +306,7 @@ static void test_touch_with_faults_blocked(void **state)
 		pthread_sigmask(SIG_BLOCK, &s, NULL);
 		_exit(mmapio__touch(m, 0, 8 * tu_ps) == MMAPIO_TIER_WILLNEED ? 0 : 2);
 	}
-	int st;
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		fail_msg("child: %s %d", WIFEXITED(st) ? "exit code" : "killed by signal",
-			 WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+	tu_wait_ok(pid, "child with SIGSEGV/SIGBUS blocked");
 	/* with the signals deliverable, the same touch reports the lost pages */
 	T_OK(mmapio_fault_install());
 	assert_true(mmapio__touch(m, 0, 8 * tu_ps) < 0);
@@ -343,11 +335,7 @@ static void test_fork_during_async_job(void **state)
 			mmapio_prewarm_wait(m);
 			_exit(0);
 		}
-		int st;
-		assert_int_equal(waitpid(pid, &st, 0), pid);
-		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-			fail_msg("try %d: child %s %d", i, WIFEXITED(st) ? "exit code" : "killed by signal",
-				 WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+		tu_wait_ok(pid, "child of a fork during a prewarm job");
 		assert_true(mmapio_prewarm_wait(m) > 0);
 		T_OK(mmapio_close(m));
 	}

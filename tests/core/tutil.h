@@ -31,6 +31,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
@@ -96,6 +97,16 @@ static inline int tu_group_teardown(void **state)
 	}
 	rmdir(tu_dir);
 	return 0;
+}
+
+/* Wait for a forked child; fail the test unless it exited with status 0. */
+static inline void tu_wait_ok(pid_t pid, const char *what)
+{
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		fail_msg("%s: %s %d", what, WIFEXITED(st) ? "exit code" : "killed by signal",
+			 WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
 }
 
 /* Path of a file named `name` inside the suite's temporary directory. */

@@ -423,31 +423,27 @@ for c in fork exec spawn vfork threads signals closerange manyfiles; do
 done
 
 # ================================================================= load
-if want load-shim; then
-	d=$TMP/load; reset_stats
-	shim "$P/load" "$d" "$LOAD_OPS" >"$d.out" 2>&1; rc=$?
-	base "$P/load" "$d.base" "$LOAD_OPS" >"$d.base.out" 2>&1; rb=$?
-	served=$(stat_sum served_calls)
-	if [ $rb != 0 ]; then fail load-shim "fails without the shim: $(tail -1 "$d.base.out")"
-	elif [ $rc != 0 ]; then fail load-shim "$(status $rc): $(tail -1 "$d.out")"
-	elif ! cmp -s "$d.out" "$d.base.out"; then fail load-shim "output differs from the run without the shim"
-	elif [ "$served" -eq 0 ]; then fail load-shim "nothing served"
-	else ok "load-shim (2 threads x $LOAD_OPS ops, $served calls served)"; fi
-fi
-
-# Auto mode's lock-free open/close of small files (preload/fdtable.c).
+# load_case NAME WHAT PROG N [VAR=VALUE...]: PROG DIR N under the shim
+# (MMAPIO_MODE=always unless a VAR says otherwise) and without it: both exit
+# 0 with the same output, and the shim served calls.
+load_case() {
+	local name=$1 what=$2 prog=$3 n=$4; shift 4
+	want "$name" || return
+	local d=$TMP/$name; reset_stats
+	shim env "$@" "$P/$prog" "$d" "$n" >"$d.out" 2>&1; local rc=$?
+	base "$P/$prog" "$d.base" "$n" >"$d.base.out" 2>&1; local rb=$?
+	local served; served=$(stat_sum served_calls)
+	if [ $rb != 0 ]; then fail "$name" "fails without the shim: $(tail -1 "$d.base.out")"
+	elif [ $rc != 0 ]; then fail "$name" "$(status $rc): $(tail -1 "$d.out")"
+	elif ! cmp -s "$d.out" "$d.base.out"; then fail "$name" "output differs from the run without the shim"
+	elif [ "$served" -eq 0 ]; then fail "$name" "nothing served"
+	else ok "$name (2 threads x $n $what, $served calls served)"; fi
+}
+load_case load-shim ops load "$LOAD_OPS"
+# Auto mode's lock-free open/close of small files (preload/fdtable.c); the
+# served calls are the 1 MiB file's, which auto maps.
 SMALL_ROUNDS=20000; [ $LONG = 1 ] && SMALL_ROUNDS=200000
-if want smallfiles-auto; then
-	d=$TMP/small; reset_stats
-	shim env MMAPIO_MODE=auto "$P/smallfiles" "$d" "$SMALL_ROUNDS" >"$d.out" 2>&1; rc=$?
-	base "$P/smallfiles" "$d.base" "$SMALL_ROUNDS" >"$d.base.out" 2>&1; rb=$?
-	served=$(stat_sum served_calls)
-	if [ $rb != 0 ]; then fail smallfiles-auto "fails without the shim: $(tail -1 "$d.base.out")"
-	elif [ $rc != 0 ]; then fail smallfiles-auto "$(status $rc): $(tail -1 "$d.out")"
-	elif ! cmp -s "$d.out" "$d.base.out"; then fail smallfiles-auto "output differs from the run without the shim"
-	elif [ "$served" -eq 0 ]; then fail smallfiles-auto "nothing served (the 1 MiB file was never mapped)"
-	else ok "smallfiles-auto (2 threads x $SMALL_ROUNDS open-read-close rounds, $served calls served)"; fi
-fi
+load_case smallfiles-auto "open-read-close rounds" smallfiles "$SMALL_ROUNDS" MMAPIO_MODE=auto
 
 # ThreadSanitizer: the shim built with -fsanitize=thread, preloaded behind
 # the TSan runtime. TSan must not install its own SIGSEGV/SIGBUS handlers
