@@ -570,6 +570,18 @@ void files_follow_stat(const struct stat *st)
 	files_unlock();
 }
 
+void files_drop_pages(struct ofd *o, uint64_t off, uint64_t len)
+{
+	struct file *f = o->file;
+	if (!f || !f->map)
+		return;
+	files_lock(); /* the map lives while f does; the lock keeps f */
+	if (o->file == f && f->map)
+		mmapio_advise(f->map, (off_t)off, len > SIZE_MAX ? SIZE_MAX : (size_t)len,
+			      MMAPIO_ADV_DONTNEED);
+	files_unlock();
+}
+
 void files_fold_all(void (*fn)(struct file *))
 {
 	files_lock();

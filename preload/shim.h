@@ -78,6 +78,7 @@ struct real_fns {
 	ssize_t (*splice)(int, off_t *, int, off_t *, size_t, unsigned);
 	ssize_t (*copy_file_range)(int, off_t *, int, off_t *, size_t, unsigned);
 	int (*sigaction)(int, const void *, void *);
+	int (*posix_fadvise)(int, off_t, off_t, int);
 };
 extern struct real_fns real;
 void shim_resolve(void);
@@ -331,6 +332,8 @@ void files_follow(struct ofd *o, int fd);
 void files_follow_stat(const struct stat *st);
 void files_follow_other(struct file *f, int fd);
 void files_fold_all(void (*fn)(struct file *)); /* for stats, under the files lock */
+/* The map of o's file lets go of its pages in [off, off + len) (cache.c). */
+void files_drop_pages(struct ofd *o, uint64_t off, uint64_t len);
 const char *file_decision(const struct file *f); /* "map" or "kernel" */
 
 /* decide.c: the first decision on a descriptor */
