@@ -26,7 +26,12 @@
 void pattern_before(struct ofd *o, int fd, int64_t off, int64_t at, size_t len)
 {
 	if (atomic_load_explicit(&o->pending, memory_order_relaxed)) {
-		bool seq = off < 0 ? stream_implicit(o) : stream_next(o, off, off + (int64_t)len);
+		/* Every call of a pending description is looked at: the
+		 * previous positional one ended at o->w_end (0 at first: a
+		 * read from the start counts as in order). */
+		bool seq = off < 0 ? stream_implicit(o) : atomic_load(&o->w_end) == off;
+		if (off >= 0)
+			atomic_store(&o->w_end, off + (int64_t)len);
 		if (seq)
 			atomic_fetch_add_explicit(&o->w_seq, 1, memory_order_relaxed);
 		return;
@@ -37,8 +42,8 @@ void pattern_before(struct ofd *o, int fd, int64_t off, int64_t at, size_t len)
 	int state = atomic_load_explicit(&f->state, memory_order_relaxed);
 	if (state == FILE_WATCH)
 		sample_kernel(o, fd, off, at, len);
-	else if (state == FILE_MAPPED && off >= 0)
-		stream_next(o, off, off + (int64_t)len); /* the pattern, for when the map serves */
+	else if (unlikely(sample_tls.pair_o))
+		pair_close(o, off);
 }
 
 /* A pending description (decide.c): decide when it is time. */

@@ -227,7 +227,7 @@ static inline mmapio_map *fast_map(struct ofd *o, const void *buf, size_t len)
 	struct file *f = o->file;
 	if (unlikely(!f || atomic_load_explicit(&f->state, memory_order_acquire) != FILE_MAPPED ||
 		     (o->flags & O_DIRECT) || faults_ok <= 0 || coherence_stale(f) || stats_on ||
-		     cfg.large_read != UINT64_MAX || !user_range_ok(buf, len) || !sample_skip(f)))
+		     cfg.large_read != UINT64_MAX || !user_range_ok(buf, len) || !sample_skip()))
 		return NULL;
 	return f->map;
 }
@@ -238,10 +238,7 @@ static inline ssize_t pread_fast(struct ofd *o, void *buf, size_t len, off_t off
 	if (!m)
 		return -1;
 	ssize_t n = mmapio_read(m, off, buf, len);
-	if (unlikely(n != (ssize_t)len))
-		return -1;
-	sample_skipped(o, off, off + n);
-	return n;
+	return likely(n == (ssize_t)len) ? n : -1;
 }
 
 /*
@@ -262,7 +259,7 @@ static inline bool read_fast(struct ofd *o, int fd, void *buf, size_t len, ssize
 	    !atomic_compare_exchange_strong(&o->off, &old, old + (int64_t)len))
 		return false;
 	atomic_store_explicit(&o->stale, true, memory_order_relaxed);
-	sample_skipped(o, -1, 0);
+	sample_skipped_implicit(o);
 	ssize_t n = mmapio_read(m, old, buf, len);
 	if (unlikely(n != (ssize_t)len)) {
 		n = kernel_pread(o, fd, buf, len, old, -1);

@@ -22,15 +22,30 @@
  * at every call (its calls wait for the disk anyway, and each miss caught
  * is a fault avoided); a clean window lengthens it 4x, up to PERIOD_MAX
  * calls (one cachestat per 256 calls: ~1 ns a call). The common path pays
- * a thread-local decrement and two stores.
+ * a thread-local decrement.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <unistd.h>
 #include "shim.h"
 
-TLS int sample_left;
-TLS struct stream sample_streams[STREAMS];
+TLS struct sample_tls sample_tls;
+
+/*
+ * The call after a sampled positional call, on any description: if it
+ * continues that one, the pattern is sequential there. A thread that
+ * interleaves two descriptions never closes a pair with a match: its
+ * positional calls look random (safe: random advice, or the kernel).
+ */
+void pair_close(struct ofd *o, int64_t off)
+{
+	const struct ofd *p = sample_tls.pair_o;
+	struct file *f = o->file;
+	sample_tls.pair_o = NULL;
+	sample_tls.left = sample_tls.left_after;
+	if (p == o && off == sample_tls.pair_end && f)
+		atomic_fetch_add_explicit(&f->s_seq, 1, memory_order_relaxed);
+}
 
 #define PERIOD_FIRST 16 /* after the first window */
 #define PERIOD_MAX 256
@@ -45,9 +60,11 @@ void sample_start(struct file *f, bool mapped)
 	atomic_store(&f->s_small, 0);
 	/* A new map samples its first window call by call: the pattern and
 	 * the page cache are learnt before a fault can read around a page
-	 * nobody asked for. */
-	atomic_store(&f->s_period, mapped ? PERIOD_FIRST : PERIOD_WATCH);
-	atomic_store(&f->s_all, mapped);
+	 * nobody asked for. Other threads join when their own count runs out
+	 * (PERIOD_MAX calls at most); this one, which decided, at once. */
+	atomic_store(&f->s_period, mapped ? 0 : PERIOD_WATCH);
+	if (mapped)
+		sample_tls.left = sample_tls.left_after = 0;
 }
 
 /*
@@ -65,7 +82,7 @@ static void count(struct ofd *o, int fd, struct file *f, const struct sample *s)
 			atomic_fetch_add_explicit(&f->missed, 1, memory_order_relaxed);
 		}
 	}
-	if (s->seq)
+	if (s->seq) /* read()/write(); positional calls count when their pair closes */
 		atomic_fetch_add_explicit(&f->s_seq, 1, memory_order_relaxed);
 	if (s->small)
 		atomic_fetch_add_explicit(&f->s_small, 1, memory_order_relaxed);
@@ -82,11 +99,13 @@ static void count(struct ofd *o, int fd, struct file *f, const struct sample *s)
 	atomic_fetch_sub(&f->s_n, WINDOW);
 	int mapped = atomic_load(&f->state) == FILE_MAPPED;
 	if (mapped) {
-		/* Misses: check every call until a window is clean. */
+		/* Misses: look before every call until a window is clean
+		 * (where we can look before: cachestat). */
 		int p = atomic_load(&f->s_period);
-		bool clean = w.miss == 0;
-		atomic_store(&f->s_all, !clean && atomic_load(&f->tier) == TIER_CACHESTAT);
-		p = !clean ? PERIOD_FIRST : p * 4 > PERIOD_MAX ? PERIOD_MAX : p * 4;
+		if (w.miss)
+			p = atomic_load(&f->tier) == TIER_CACHESTAT ? 0 : PERIOD_FIRST;
+		else
+			p = p < PERIOD_FIRST ? PERIOD_FIRST : p * 4 > PERIOD_MAX ? PERIOD_MAX : p * 4;
 		atomic_store(&f->s_period, p);
 	}
 	files_reconsider(o, fd, &w);
@@ -95,10 +114,19 @@ static void count(struct ofd *o, int fd, struct file *f, const struct sample *s)
 /* Before a call on a tracked file: is it sampled, and what does it look like? */
 static bool begin(struct ofd *o, struct file *f, int64_t off, size_t len, struct sample *s)
 {
-	s->seq = off < 0 ? stream_implicit(o) : stream_next(o, off, off + (int64_t)len);
-	if (!atomic_load_explicit(&f->s_all, memory_order_relaxed) && --sample_left >= 0)
+	s->seq = off < 0 && stream_implicit(o);
+	if (unlikely(sample_tls.pair_o))
+		pair_close(o, off);
+	if (--sample_tls.left >= 0)
 		return false;
-	sample_left = atomic_load_explicit(&f->s_period, memory_order_relaxed);
+	int period = atomic_load_explicit(&f->s_period, memory_order_relaxed);
+	sample_tls.left = period;
+	if (off >= 0) { /* the next call comes here, to close the pair */
+		sample_tls.pair_o = o;
+		sample_tls.pair_end = off + (int64_t)len;
+		sample_tls.left_after = period;
+		sample_tls.left = 0;
+	}
 	s->small = len < cfg.small_read;
 	s->probed = s->miss = false;
 	s->majflt = UINT64_MAX;

@@ -34,6 +34,20 @@
 #define EXPORT __attribute__((visibility("default")))
 #define TLS __thread __attribute__((tls_model("initial-exec")))
 
+/* Per thread: calls until the next sample; a sampled positional call's
+ * description and end, which the thread's next call is compared with
+ * (that call takes the slow path: left is 0 meanwhile), and the count to
+ * resume then. */
+struct sample_tls {
+	int left, left_after;
+	const struct ofd *pair_o;
+	int64_t pair_end;
+};
+extern TLS struct sample_tls sample_tls;
+/* A call on o at off (-1: read()/write()) right after a sampled one. */
+struct ofd;
+void pair_close(struct ofd *o, int64_t off);
+
 /* ---- real.c ---- */
 struct real_fns {
 	int (*open)(const char *, int, ...);
@@ -155,7 +169,6 @@ enum file_state {
 struct file {
 	struct file_key key;
 	_Atomic int state;	   /* enum file_state */
-	_Atomic bool s_all;	   /* sample.c: sample every call (read with state) */
 	uint32_t gen_slot;	   /* coherence.c: this file's generation slot */
 	_Atomic uint64_t gen_seen; /* ... and its value when we last refreshed */
 	mmapio_map *map;	   /* set before state becomes FILE_MAPPED; kept until release */
@@ -175,7 +188,7 @@ struct file {
 	int bound_fd;		   /* the fd the map borrows */
 	/* sample.c: the current window of sampled calls */
 	_Atomic uint32_t s_n, s_probed, s_miss, s_seq, s_small;
-	_Atomic int s_period;	   /* calls between samples */
+	_Atomic int s_period;	   /* calls between samples; 0: every call */
 	_Atomic int tier;	   /* TIER_*: how residency is learnt */
 	_Atomic uint64_t sampled, missed; /* all sampled calls, and misses among them */
 	/* files.c, under the lock: what the next decision remembers */
@@ -189,12 +202,7 @@ struct file {
 
 /* ---- sample.c: watching tracked files by sampling their calls ---- */
 #define WINDOW 16  /* sampled calls per judgement */
-#define STREAMS 4  /* descriptions a thread's pattern is followed on at once */
 enum { TIER_UNKNOWN, TIER_CACHESTAT, TIER_FAULTS };
-struct stream {
-	const void *o;
-	int64_t end;
-};
 struct sample {
 	bool active, seq, small, probed, miss;
 	uint64_t majflt;
@@ -202,11 +210,12 @@ struct sample {
 struct window {
 	uint32_t n, probed, miss, seq, small;
 };
-extern TLS int sample_left;
-extern TLS struct stream sample_streams[STREAMS];
+
 void sample_start(struct file *f, bool mapped);
 /* Around a call the map would serve at file offset `at` (off: the call's own
- * offset, -1 for read()/write()); false: let the kernel serve it. */
+ * offset, -1 for read()/write()); false: let the kernel serve it. A call
+ * the fast path counted down before it gave up is counted again: it only
+ * brings its sample closer. */
 bool sample_served_begin(struct ofd *o, int fd, int64_t off, int64_t at, size_t len,
 			 struct sample *s);
 void sample_served_end(struct ofd *o, int fd, struct sample *s);
@@ -245,6 +254,7 @@ struct ofd {
 	_Atomic bool pending;	   /* reads are being watched; file is NULL */
 	_Atomic bool kernel_only;  /* left pending at the end of a small file: never mapped */
 	_Atomic uint32_t w_calls, w_small, w_seq; /* calls seen, small, sequential */
+	_Atomic int64_t w_end;	   /* where the last positional one ended */
 	char *path;		   /* as opened, when needed for globs, stats or logs */
 	struct ofd *next_free;
 };
@@ -262,19 +272,11 @@ static inline struct ofd *fd_get(int fd)
 	return atomic_load_explicit(&t->e[fd], memory_order_acquire);
 }
 /*
- * sample.c's pattern: did this call continue the previous one on its
- * description? Positional calls (pread...) are followed per thread, on
- * up to STREAMS descriptions at once; read()/write() continue unless an
- * lseek moved the offset in between.
+ * sample.c's pattern: does a description's next call continue its last?
+ * read()/write() continue unless an lseek moved the offset in between
+ * (o->seeked, cleared by every read() and write()). For a sampled
+ * positional call, the thread's next call tells (a "pair", sample.c).
  */
-static inline bool stream_next(const struct ofd *o, int64_t off, int64_t end)
-{
-	struct stream *s = &sample_streams[((uintptr_t)o >> 7) & (STREAMS - 1)];
-	bool seq = s->o == o && s->end == off;
-	s->o = o;
-	s->end = end;
-	return seq;
-}
 static inline bool stream_implicit(struct ofd *o)
 {
 	if (likely(!atomic_load_explicit(&o->seeked, memory_order_relaxed)))
@@ -282,20 +284,17 @@ static inline bool stream_implicit(struct ofd *o)
 	atomic_store_explicit(&o->seeked, false, memory_order_relaxed);
 	return false;
 }
-/* The fast paths serve without sampling while this holds; then they must
- * note the call (sample_skipped). */
-static inline bool sample_skip(const struct file *f)
+/* The fast paths: a call on a mapped file counts down to its sample; when
+ * the count runs out (or any other condition fails) they take the slow
+ * path, which samples. */
+static inline bool sample_skip(void)
 {
-	return likely(!atomic_load_explicit(&((struct file *)f)->s_all, memory_order_relaxed)) &&
-	       likely(sample_left > 0);
+	return likely(--sample_tls.left >= 0);
 }
-static inline void sample_skipped(struct ofd *o, int64_t off, int64_t end)
+/* A read() or write() the fast path served: its pattern. */
+static inline void sample_skipped_implicit(struct ofd *o)
 {
-	sample_left--;
-	if (off < 0)
-		stream_implicit(o);
-	else
-		stream_next(o, off, end);
+	stream_implicit(o);
 }
 
 int fd_put(int fd, struct ofd *o);  /* grows the table; -1 if out of memory */
