@@ -398,7 +398,9 @@ uint64_t policy_threads(void); /* live threads, re-read at most every 100 ms */
 /* ---- pattern.c ---- */
 /* Before a call the kernel serves on a tracked description: its pattern
  * (off: the call's own offset, -1 for read()/write()), and sampling at
- * file offset `at` (-1 unknown). */
+ * file offset `at` (-1 unknown). Writes pass -1: a watched file's writes
+ * mostly extend it, and pages past the end are never cached; the map's
+ * own writes are probed once it is mapped (write.c). */
 void pattern_before(struct ofd *o, int fd, int64_t off, int64_t at, size_t len);
 /*
  * A call of len bytes went to the kernel on a tracked description and
