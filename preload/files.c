@@ -299,6 +299,21 @@ static void note_decision(struct file *f)
 		 (unsigned long long)atomic_load(&f->sampled));
 }
 
+/*
+ * The file goes to the kernel for good and its map away (quarantined:
+ * readers racing this still find valid memory). Under lock.
+ */
+static void file_retire(struct file *f, const char *reason)
+{
+	mmapio_map *m = f->map;
+	atomic_store_explicit(&f->state, FILE_KERNEL, memory_order_release);
+	f->map = NULL;
+	f->reason = reason;
+	if (m)
+		mmapio_close(m);
+	note_decision(f);
+}
+
 /* Carry out decision d on f, through fd. Under lock. */
 static void apply(struct file *f, int fd, int flags, struct decision d)
 {
@@ -419,11 +434,11 @@ void files_attach(int fd, struct file_key key, const char *path, int flags, stru
 	o->file = f;
 	o->flags = flags;
 	atomic_store(&o->refs, 1);
-	/* The shadow offset starts where the kernel's is: 0 after open.
-	 * O_APPEND: the kernel chooses every write's offset, so it keeps it. */
+	/* No shadow offset until the map serves a read() or write() through
+	 * it (offset_take); until then o->off mirrors the kernel's: 0 after
+	 * open. O_APPEND: the kernel chooses every write's offset, for good. */
 	atomic_store(&o->off, 0);
 	atomic_store(&o->noshadow, (flags & O_APPEND) != 0);
-	atomic_store(&o->shadow, atomic_load(&f->state) == FILE_MAPPED && !(flags & O_APPEND));
 	fd_put(fd, o);
 }
 
@@ -573,6 +588,22 @@ void files_follow_stat(const struct stat *st)
 	struct file *f = files_find(key);
 	if (f && f->map && (uint64_t)st->st_size != mmapio_size(f->map))
 		mmapio_refresh(f->map); /* through the bound fd: same file */
+	files_unlock();
+}
+
+/*
+ * F_SEAL_WRITE and F_SEAL_FUTURE_WRITE fail with EBUSY while the file has a
+ * shared mapping that could be made writable: ours counts (a map through
+ * an O_RDWR descriptor has VM_MAYWRITE even when read-only). Let it go.
+ */
+void files_before_seal(struct ofd *o, long seals)
+{
+	struct file *f = o->file;
+	if (!f || !(seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)))
+		return;
+	files_lock();
+	if (o->file == f && f->map)
+		file_retire(f, "sealed against writes");
 	files_unlock();
 }
 

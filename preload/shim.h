@@ -107,6 +107,8 @@ struct real_fns {
 	ssize_t (*copy_file_range)(int, off_t *, int, off_t *, size_t, unsigned);
 	int (*sigaction)(int, const void *, void *);
 	int (*posix_fadvise)(int, off_t, off_t, int);
+	int (*lockf)(int, int, off_t);
+	int (*ioctl)(int, unsigned long, ...);
 };
 extern struct real_fns real;
 void shim_resolve(void);
@@ -345,6 +347,8 @@ void files_follow(struct ofd *o, int fd);
 void files_follow_stat(const struct stat *st);
 void files_follow_other(struct file *f, int fd);
 void files_fold_all(void (*fn)(struct file *)); /* for stats, under the files lock */
+/* F_ADD_SEALS is coming: a writable map would make F_SEAL_WRITE fail (EBUSY). */
+void files_before_seal(struct ofd *o, long seals);
 /* The map of o's file lets go of its pages in [off, off + len) (cache.c). */
 void files_drop_pages(struct ofd *o, uint64_t off, uint64_t len);
 const char *file_decision(const struct file *f); /* "map" or "kernel" */
@@ -380,6 +384,7 @@ off_t shim_lseek(struct ofd *o, int fd, off_t off, int whence);
 bool kernel_offset_enter(struct ofd *o);
 void kernel_offset_leave(struct ofd *o);
 void offset_adopt(struct ofd *o, int fd);
+bool offset_take(struct ofd *o, int fd); /* before the map serves o's first read()/write() */
 
 /* ---- write.c: size changes through the kernel exclude map writes ---- */
 struct file *resize_begin(struct ofd *o);
@@ -421,8 +426,6 @@ void pattern_before(struct ofd *o, int fd, int64_t off, int64_t at, size_t len);
  * returned n, ending at file offset end (-1: unknown).
  */
 void pattern_observe(struct ofd *o, int fd, size_t len, ssize_t n, int64_t end);
-/* The file is mapped but o does not shadow its offset yet: start if it can. */
-#define pattern_adopt_offset offset_adopt
 
 /* ---- read.c / write.c helpers ---- */
 /*

@@ -180,9 +180,8 @@ static ssize_t kernel_pwrite(struct ofd *o, int fd, const void *buf, size_t len,
 }
 
 /*
- * write()/writev() through the kernel on a description whose offset the
- * kernel owns (not shadowed). If its file has been mapped since (auto
- * mode), the description takes a shadow offset for next time.
+ * write()/writev() through the kernel: on a description whose offset the
+ * kernel owns (its file is not mapped), or one the shim will not serve.
  */
 static ssize_t kernel_write(struct ofd *o, int fd, const void *buf, const struct iovec *iov,
 			    int cnt, size_t len)
@@ -202,10 +201,6 @@ static ssize_t kernel_write(struct ofd *o, int fd, const void *buf, const struct
 		kernel_offset_leave(o);
 	after_kernel_write(o, fd, n, -1);
 	pattern_observe(o, fd, len, n, -1);
-	struct file *f = o->file;
-	if (n > 0 && !atomic_load(&o->shadow) && !atomic_load(&o->noshadow) && f &&
-	    atomic_load(&f->state) == FILE_MAPPED)
-		pattern_adopt_offset(o, fd);
 	errno = e;
 	return n;
 }
@@ -223,7 +218,7 @@ static ssize_t kernel_write(struct ofd *o, int fd, const void *buf, const struct
 static ssize_t shim_write(struct ofd *o, int fd, const void *buf, const struct iovec *iov,
 			  int cnt, size_t len)
 {
-	if (!atomic_load_explicit(&o->shadow, memory_order_relaxed) || len > 0x7ffff000UL)
+	if (!offset_take(o, fd) || len > 0x7ffff000UL)
 		return kernel_write(o, fd, buf, iov, cnt, len);
 	int64_t old = atomic_load_explicit(&o->off, memory_order_relaxed);
 	do {
