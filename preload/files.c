@@ -201,6 +201,12 @@ static mmapio_map *map_of_fd(struct file *f, int fd, int flags)
 		return f->map;
 	}
 	struct mmapio_opts o = { 0 };
+	uint64_t reserve = limits_reserve(fd);
+	if (atomic_load(&limit_no_maps) || reserve == UINT64_MAX) {
+		shim_log(LOG_INFO, "%s: not mapped: %s", f->path,
+			 atomic_load(&limit_no_maps) ? "mlockall(MCL_FUTURE)" : "RLIMIT_AS leaves no room");
+		return NULL;
+	}
 	int wfd = rw_fd(f, fd, flags);
 	if (wfd >= 0)
 		fd = wfd;
@@ -209,7 +215,7 @@ static mmapio_map *map_of_fd(struct file *f, int fd, int flags)
 	 * for periodic flushing, which bounds loss at close too. */
 	if (!cfg.flush_ms)
 		o.flags |= MMAPIO_F_NO_CLOSE_FLUSH;
-	o.reserve = cfg.reserve;
+	o.reserve = reserve;
 	/*
 	 * Huge pages only for maps we never write through: a write fault on a
 	 * huge folio dirties (and on ext4 allocates) the whole 2 MiB, which
@@ -596,6 +602,15 @@ void files_follow_stat(const struct stat *st)
  * shared mapping that could be made writable: ours counts (a map through
  * an O_RDWR descriptor has VM_MAYWRITE even when read-only). Let it go.
  */
+void files_retire_all(const char *reason)
+{
+	files_lock();
+	for (struct file *f = table; f; f = f->hh.next)
+		if (f->map)
+			file_retire(f, reason);
+	files_unlock();
+}
+
 void files_before_seal(struct ofd *o, long seals)
 {
 	struct file *f = o->file;

@@ -109,6 +109,12 @@ struct real_fns {
 	int (*posix_fadvise)(int, off_t, off_t, int);
 	int (*lockf)(int, int, off_t);
 	int (*ioctl)(int, unsigned long, ...);
+	int (*setrlimit)(int, const void *);
+	int (*setrlimit64)(int, const void *);
+	int (*prlimit)(pid_t, int, const void *, void *);
+	int (*prlimit64)(pid_t, int, const void *, void *);
+	int (*mlockall)(int);
+	int (*munlockall)(void);
 };
 extern struct real_fns real;
 void shim_resolve(void);
@@ -347,6 +353,8 @@ void files_follow(struct ofd *o, int fd);
 void files_follow_stat(const struct stat *st);
 void files_follow_other(struct file *f, int fd);
 void files_fold_all(void (*fn)(struct file *)); /* for stats, under the files lock */
+/* Every map goes and its file to the kernel, for good (mlockall). */
+void files_retire_all(const char *reason);
 /* F_ADD_SEALS is coming: a writable map would make F_SEAL_WRITE fail (EBUSY). */
 void files_before_seal(struct ofd *o, long seals);
 /* The map of o's file lets go of its pages in [off, off + len) (cache.c). */
@@ -364,6 +372,17 @@ bool never_path(const char *path);
 int residency_cached(int fd, uint64_t off, uint64_t len); /* 1 yes, 0 no, -1 cannot tell */
 int residency_percent(int fd, uint64_t size);		   /* of the file; -1 cannot tell */
 uint64_t residency_majflt(void);			   /* this thread's major faults */
+
+/* ---- limits.c: resource limits the shim's work and its own use honour ---- */
+extern _Atomic uint64_t limit_fsize;  /* RLIMIT_FSIZE, UINT64_MAX: none */
+extern _Atomic bool limit_no_maps;    /* mlockall(MCL_FUTURE) holds */
+void limits_read(void);
+uint64_t limits_reserve(int fd); /* a map's reservation; UINT64_MAX: do not map */
+/* May a write of len bytes at off go into the map, as far as RLIMIT_FSIZE goes? */
+static inline bool limits_write_ok(uint64_t off, size_t len)
+{
+	return off + len <= atomic_load_explicit(&limit_fsize, memory_order_relaxed);
+}
 
 /* ---- memory.c ---- */
 uint64_t memory_room(void); /* bytes of page cache this process can keep (UINT64_MAX: no bound) */

@@ -116,6 +116,8 @@ static ssize_t map_pwrite(struct ofd *o, int fd, const void *buf, size_t len, of
 	uint64_t size = mmapio_size(m);
 	if ((uint64_t)off > size || len > size - (uint64_t)off)
 		return -1; /* extends the file: not a sample of the map's writes */
+	if (!limits_write_ok((uint64_t)off, len))
+		return -1; /* the kernel's EFBIG, SIGXFSZ or short write */
 	struct sample s;
 	ssize_t n = -1;
 	if (sample_served_begin(o, fd, call_off, off, len, &s))
@@ -134,7 +136,8 @@ static ssize_t map_pwritev(struct ofd *o, int fd, const struct iovec *iov, int c
 	    total > 0x7ffff000UL)
 		return -1;
 	uint64_t size = mmapio_size(m);
-	if ((uint64_t)off > size || total > size - (uint64_t)off)
+	if ((uint64_t)off > size || total > size - (uint64_t)off ||
+	    !limits_write_ok((uint64_t)off, total))
 		return -1;
 	struct sample s;
 	bool ok = sample_served_begin(o, fd, call_off, off, total, &s);
