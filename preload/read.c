@@ -290,6 +290,7 @@ EXPORT ssize_t read(int fd, void *buf, size_t len)
 	struct ofd *o = fd_get(fd);
 	if (likely(!o))
 		return REAL(read)(fd, buf, len);
+	cancel_point();
 	ssize_t n;
 	return likely(read_fast(o, fd, buf, len, &n)) ? n : shim_read(o, fd, buf, len);
 }
@@ -313,6 +314,7 @@ EXPORT ssize_t pread(int fd, void *buf, size_t len, off_t off)
 	struct ofd *o = fd_get(fd);
 	if (likely(!o))
 		return REAL(pread)(fd, buf, len, off);
+	cancel_point();
 	ssize_t n = pread_fast(o, buf, len, off);
 	return likely(n >= 0) ? n : pread_slow(o, fd, buf, len, off);
 }
@@ -389,6 +391,7 @@ EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
 	struct ofd *o = fd_get(fd);
 	if (likely(!o))
 		return REAL(readv)(fd, iov, cnt);
+	cancel_point();
 	return shim_readv(o, fd, iov, cnt);
 }
 
@@ -397,6 +400,7 @@ EXPORT ssize_t preadv(int fd, const struct iovec *iov, int cnt, off_t off)
 	struct ofd *o = fd_get(fd);
 	if (likely(!o))
 		return REAL(preadv)(fd, iov, cnt, off);
+	cancel_point();
 	ssize_t n = map_preadv(o, fd, iov, cnt, off, off);
 	if (n >= 0)
 		return n;
@@ -410,6 +414,7 @@ EXPORT ssize_t preadv2(int fd, const struct iovec *iov, int cnt, off_t off, int 
 	struct ofd *o = fd_get(fd);
 	if (likely(!o))
 		return REAL(preadv2)(fd, iov, cnt, off, flags);
+	cancel_point();
 	if (flags == 0 && off == -1)
 		return shim_readv(o, fd, iov, cnt);
 	if (flags == 0) {

@@ -115,6 +115,7 @@ struct real_fns {
 	int (*prlimit64)(pid_t, int, const void *, void *);
 	int (*mlockall)(int);
 	int (*munlockall)(void);
+	int (*pthread_cancel)(pthread_t);
 };
 extern struct real_fns real;
 void shim_resolve(void);
@@ -510,6 +511,19 @@ static inline uint64_t shim_now_ns(void)
 }
 extern size_t shim_pagesize;
 #define PAGE ((uint64_t)shim_pagesize)
+
+/*
+ * signals.c: cancellation. read, pread, write, fsync and their relatives
+ * are cancellation points; a call the map serves makes no system call, so
+ * it acts on a pending cancellation itself. Nothing to do until the program
+ * has called pthread_cancel (interposed): one load on tracked calls.
+ */
+extern _Atomic bool cancel_seen;
+static inline void cancel_point(void)
+{
+	if (unlikely(atomic_load_explicit(&cancel_seen, memory_order_relaxed)))
+		pthread_testcancel();
+}
 
 /* Set while the shim runs its own slow paths: nested interposed calls pass through. */
 extern TLS int shim_busy;

@@ -254,6 +254,7 @@ EXPORT ssize_t write(int fd, const void *buf, size_t len)
 	struct ofd *o = fd_get(fd);
 	if (likely(!o))
 		return REAL(write)(fd, buf, len);
+	cancel_point();
 	return shim_write(o, fd, buf, NULL, 0, len);
 }
 
@@ -262,6 +263,7 @@ EXPORT ssize_t pwrite(int fd, const void *buf, size_t len, off_t off)
 	struct ofd *o = fd_get(fd);
 	if (likely(!o))
 		return REAL(pwrite)(fd, buf, len, off);
+	cancel_point();
 	ssize_t n = map_pwrite(o, fd, buf, len, off, off);
 	return n >= 0 ? n : kernel_pwrite(o, fd, buf, len, off);
 }
@@ -273,6 +275,7 @@ EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
 	struct ofd *o = fd_get(fd);
 	if (likely(!o))
 		return REAL(writev)(fd, iov, cnt);
+	cancel_point();
 	struct iovec v[SHIM_IOV_MAX];
 	size_t total;
 	if (!iov_load(iov, cnt, v, &total))
@@ -304,6 +307,7 @@ EXPORT ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
 	struct ofd *o = fd_get(fd);
 	if (likely(!o))
 		return REAL(pwritev)(fd, iov, cnt, off);
+	cancel_point();
 	ssize_t n = map_pwritev(o, fd, iov, cnt, off, off);
 	return n >= 0 ? n : kernel_pwritev(o, fd, iov, cnt, off, 0);
 }
@@ -315,6 +319,7 @@ EXPORT ssize_t pwritev2(int fd, const struct iovec *iov, int cnt, off_t off, int
 	struct ofd *o = fd_get(fd);
 	if (likely(!o))
 		return REAL(pwritev2)(fd, iov, cnt, off, flags);
+	cancel_point();
 	if (flags == 0 && off == -1) {
 		struct iovec v[SHIM_IOV_MAX];
 		size_t total;
@@ -400,6 +405,7 @@ static int shim_sync(int fd, bool data)
 	struct file *f = o ? o->file : NULL;
 	if (f && cfg.fsync_range && atomic_load(&f->state) == FILE_MAPPED && f->writable &&
 	    !atomic_load(&f->kdirty)) {
+		cancel_point();
 		if (mmapio_flush(f->map) == 0 && mmapio_flush_error(f->map) == 0) {
 			count_served(o, 0);
 			return 0;
