@@ -255,12 +255,13 @@ if want faults-kill9-baseline; then
 fi
 
 # An ext4 on a loop device backed by a file on a small tmpfs.
-loopfs_up() { # DIR -> sets LOOPMNT LOOPBACK LOOPDEV
+loopfs_up() { # DIR [MKFS_OPTION...] -> sets LOOPMNT LOOPBACK LOOPDEV
 	LOOPBACK=$1/back LOOPMNT=$1/mnt
+	shift
 	mkdir -p "$LOOPBACK" "$LOOPMNT"
 	command -v losetup >/dev/null && command -v mkfs.ext4 >/dev/null || return 1
 	mount_tmpfs "$LOOPBACK" 24m || return 1
-	truncate -s 64M "$LOOPBACK/img" && mkfs.ext4 -q -F "$LOOPBACK/img" >/dev/null 2>&1 || return 1
+	truncate -s 64M "$LOOPBACK/img" && mkfs.ext4 -q -F "$@" "$LOOPBACK/img" >/dev/null 2>&1 || return 1
 	LOOPDEV=$(losetup -f --show "$LOOPBACK/img" 2>/dev/null) || return 1
 	LOOPS+=("$LOOPDEV")
 	mount -o errors=continue "$LOOPDEV" "$LOOPMNT" 2>/dev/null || return 1
@@ -297,6 +298,33 @@ eio_case() { # NAME SUBCOMMAND [known]
 	fi
 }
 eio_case faults-eio-writeback writeback
+
+# Writes into holes on ext4 with 1 KiB blocks (smaller than a page): the
+# blocks allocated, the hole layout and what fits near a full disk.
+if want subpage-blocks; then
+	d=$TMP/subpage
+	for m in base shim; do
+		if ! loopfs_up "$d/$m" -b 1024; then
+			loopfs_down 2>/dev/null
+			skip subpage-blocks "no loop device / mkfs.ext4 / tmpfs here"
+			break
+		fi
+		reset_stats
+		$m "$P/subpage" "$LOOPMNT" >"$d/$m.out" 2>&1
+		echo "exit $?" >>"$d/$m.out"
+		[ $m = shim ] && served=$(stat_sum served_calls)
+		loopfs_down
+	done
+	if [ -f "$d/shim.out" ]; then
+		if ! cmp -s "$d/base.out" "$d/shim.out"; then
+			fail subpage-blocks "differs from the kernel: $(diff "$d/base.out" "$d/shim.out" | grep '^[<>]' | head -2 | tr '\n' ' ')"
+		elif [ "${served:-0}" -le 0 ]; then
+			fail subpage-blocks "identical, but nothing was served from the map"
+		else
+			ok "subpage-blocks ($(grep -c pwrite "$d/base.out") writes, allocation as the kernel's; $served reads served)"
+		fi
+	fi
+fi
 # Reproducer: after an ext4 shutdown the shim keeps serving the page cache.
 eio_case bug-eio-after-shutdown shutdown known
 
