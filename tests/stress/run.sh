@@ -479,7 +479,9 @@ load_case smallfiles-auto "open-read-close rounds" smallfiles "$SMALL_ROUNDS" MM
 # (handle_segv=0 ...): at its initialization it calls sigaction, which is
 # the shim's (instrumented) interposer, before TSan can run instrumented
 # code: a crash in __tsan_func_entry. With those handlers off, the shim's
-# fault handler is the one installed, as in production.
+# fault handler is the one installed, as in production. For the same
+# reason TSan must not turn core dumps off (disable_coredump=0): it would
+# call setrlimit, which the shim interposes (limits.c).
 TSAN_DIR=${BUILD}-tsan
 tsan_build() {
 	local tsan_lib
@@ -510,7 +512,7 @@ if want load-tsan; then
 	elif ! tsan_build >"$d.build" 2>&1; then
 		skip load-tsan "cannot build the TSan shim: $(tail -1 "$d.build")"
 	else
-		export TSAN_OPTIONS="handle_segv=0:handle_sigbus=0:handle_abort=0:handle_sigill=0:handle_sigfpe=0:handle_sigtrap=0:exitcode=66:report_signal_unsafe=0"
+		export TSAN_OPTIONS="handle_segv=0:handle_sigbus=0:handle_abort=0:handle_sigill=0:handle_sigfpe=0:handle_sigtrap=0:disable_coredump=0:exitcode=66:report_signal_unsafe=0"
 		TPRE="$(gcc -print-file-name=libtsan.so) $TSAN_DIR/libmmapio_preload.so"
 		tsan_ops=$((LOAD_OPS / 2)); [ $LONG = 1 ] && tsan_ops=$LOAD_OPS
 		reset_stats
