@@ -76,7 +76,7 @@ _Static_assert(__builtin_offsetof(struct mmapio_map, base) ==
 int mmapio__fault_init(void);
 
 /* map.c */
-int mmapio__follow(mmapio_map *m, uint64_t new_size); /* under m->lock */
+int mmapio__follow(mmapio_map *m, int fd, uint64_t new_size); /* under m->lock */
 
 /* flush.c */
 void mmapio__mark_dirty(mmapio_map *m, uint64_t off, uint64_t len);

@@ -21,18 +21,28 @@ static bool in_map(const mmapio_map *m, const void *addr)
 }
 
 /*
+ * The functions below take `fd`: the descriptor through which to look at
+ * the file when they must (its size, pread, statvfs): the map's own for
+ * mmapio_read/mmapio_write, the caller's for mmapio_read_fd and
+ * mmapio_write_fd, -1 for a map that keeps none (MMAPIO_F_NO_FD), which
+ * then answers -ESTALE: the caller looks itself.
+ */
+
+/*
  * A copy faulted. If the fault was in the caller's buffer, that is
  * -EFAULT. If it was in the map, the file probably shrank under us: follow
  * the new size and let the caller retry. If the page is still inside the
  * file, it really has no backing: -ENOSPC when writing and the file system is
  * full, else -EIO.
  */
-static int recover(mmapio_map *m, int rc, void *addr, bool writing, bool last_try)
+static int recover(mmapio_map *m, int fd, int rc, void *addr, bool writing, bool last_try)
 {
 	atomic_fetch_add(&m->st.faults, 1);
 	if (!in_map(m, addr))
 		return -EFAULT;
-	int r = mmapio_refresh(m);
+	if (fd < 0)
+		return -ESTALE;
+	int r = mmapio_refresh_fd(m, fd);
 	if (r < 0)
 		return r;
 	/* Past the end now (another process's truncate, or our own resize
@@ -44,7 +54,7 @@ static int recover(mmapio_map *m, int rc, void *addr, bool writing, bool last_tr
 		return -EAGAIN;
 	if (writing) {
 		struct statvfs sv;
-		if (fstatvfs(atomic_load(&m->fd), &sv) == 0 && sv.f_bavail == 0)
+		if (fstatvfs(fd, &sv) == 0 && sv.f_bavail == 0)
 			return -ENOSPC;
 	}
 	return rc == -EFAULT ? -EIO : rc;
@@ -74,24 +84,29 @@ static bool probe(mmapio_map *m, uint64_t off, unsigned char *b)
 	return counted(m, mmapio__copy(b, m->base + off, 1, NULL)) == 0;
 }
 
-static bool reaches(mmapio_map *m, uint64_t end)
+/* 1: the file reaches end; 0: it does not; -ESTALE: cannot look (fd -1). */
+static int reaches(mmapio_map *m, int fd, uint64_t end)
 {
 	uint64_t next = ((end - 1) | (m->pgsz - 1)) + 1;
 	unsigned char b;
 	if (next < atomic_load_explicit(&m->size, memory_order_acquire) && probe(m, next, &b))
-		return true;
-	return mmapio_refresh(m) == 0 && atomic_load(&m->size) >= end;
+		return 1;
+	if (fd < 0)
+		return -ESTALE;
+	return mmapio_refresh_fd(m, fd) == 0 && atomic_load(&m->size) >= end;
 }
 
 /*
  * A read of n of len bytes at off ended in a zero byte: is it the answer?
  * Not if the file ends before off + n now, nor if the look at its size
- * found it grown and n stopped at the old end.
+ * found it grown and n stopped at the old end. 1 yes, 0 no, -ESTALE.
  */
-static bool read_stands(mmapio_map *m, uint64_t off, size_t n, size_t len)
+static int read_stands(mmapio_map *m, int fd, uint64_t off, size_t n, size_t len)
 {
-	return reaches(m, off + n) &&
-	       (n == len || atomic_load_explicit(&m->size, memory_order_acquire) <= off + n);
+	int r = reaches(m, fd, off + n);
+	if (r <= 0)
+		return r;
+	return n == len || atomic_load_explicit(&m->size, memory_order_acquire) <= off + n;
 }
 
 /*
@@ -99,10 +114,10 @@ static bool read_stands(mmapio_map *m, uint64_t off, size_t n, size_t len)
  * last target byte is read by a write access (mmapio__probe_write): the
  * page takes the write fault the copy would have taken, and no other.
  */
-static inline bool write_reaches(mmapio_map *m, uint64_t off, size_t n)
+static inline int write_reaches(mmapio_map *m, int fd, uint64_t off, size_t n)
 {
 	int last = counted(m, mmapio__probe_write(m->base + off + n - 1));
-	return likely(last > 0) || reaches(m, off + n);
+	return likely(last > 0) ? 1 : reaches(m, fd, off + n);
 }
 
 /* [off, off + len) reaches past the reservation into the file. */
@@ -115,9 +130,9 @@ static bool past_reserve(mmapio_map *m, uint64_t off, size_t len)
 /*
  * Bytes available at off, or 0 at/after the end, or -EFBIG when the range
  * reaches past the reservation into the file (a short count there would
- * read as the end of the file). Only the reservation decides -EFBIG: while a resize is in
- * flight, size and file_size are briefly out of step, and an offset
- * between them is simply at the end.
+ * read as the end of the file). Only the reservation decides -EFBIG: while
+ * a resize is in flight, size and file_size are briefly out of step, and
+ * an offset between them is simply at the end.
  */
 static inline ssize_t avail(mmapio_map *m, uint64_t off, size_t len)
 {
@@ -133,17 +148,20 @@ static inline ssize_t avail(mmapio_map *m, uint64_t off, size_t len)
  * A page of the map still faults after MAX_RETRIES: either the file is
  * being resized without pause and every try met a moving end (a test does
  * 2000 resizes while two threads read 4 MiB at a time), or the page has
- * no backing (an I/O error). pread(2) on the map's descriptor, from the
- * same page cache, gives the answer the kernel would give in both cases:
- * the bytes, or its own EIO. Not for a copy-on-write map (its private
- * pages are not in the page cache), nor for a write, which must not
- * extend the file: those get -EIO.
+ * no backing (an I/O error). pread(2) on fd, from the same page cache,
+ * gives the answer the kernel would give in both cases: the bytes, or its
+ * own EIO. Not for a copy-on-write map (its private pages are not in the
+ * page cache), nor for a write, which must not extend the file: those get
+ * -EIO.
  */
-static ssize_t kernel_answer(mmapio_map *m, off_t off, void *buf, size_t len, bool writing)
+static ssize_t kernel_answer(mmapio_map *m, int fd, off_t off, void *buf, size_t len,
+			     bool writing)
 {
 	if (writing || m->mode == MMAPIO_COW)
 		return -EIO;
-	ssize_t r = pread(atomic_load(&m->fd), buf, len, off);
+	if (fd < 0)
+		return -ESTALE;
+	ssize_t r = pread(fd, buf, len, off);
 	return r < 0 ? -errno : r;
 }
 
@@ -153,8 +171,8 @@ static ssize_t kernel_answer(mmapio_map *m, off_t off, void *buf, size_t len, bo
  * path stays a near-leaf function (measured: 55 -> ~40 ns per 64-byte
  * random read once the retry loop left it).
  */
-static __attribute__((noinline, cold)) ssize_t io_slow(mmapio_map *m, off_t off, void *buf,
-						       size_t len, bool writing)
+static __attribute__((noinline, cold)) ssize_t io_slow(mmapio_map *m, int fd, off_t off,
+						       void *buf, size_t len, bool writing)
 {
 	int rc = mmapio__check_range(off, &len);
 	if (rc < 0)
@@ -169,9 +187,14 @@ static __attribute__((noinline, cold)) ssize_t io_slow(mmapio_map *m, off_t off,
 		if (n <= 0)
 			return n;
 		/* A target the file no longer reaches: again, at the new size. */
-		if (writing && looks < MAX_RETRIES && !write_reaches(m, (uint64_t)off, (size_t)n)) {
-			looks++;
-			continue;
+		if (writing && looks < MAX_RETRIES) {
+			int r = write_reaches(m, fd, (uint64_t)off, (size_t)n);
+			if (r < 0)
+				return r;
+			if (r == 0) {
+				looks++;
+				continue;
+			}
 		}
 		void *fault;
 		rc = writing ? mmapio__copy(m->base + off, buf, (size_t)n, &fault)
@@ -182,15 +205,17 @@ static __attribute__((noinline, cold)) ssize_t io_slow(mmapio_map *m, off_t off,
 			return n;
 		}
 		if (rc == 0) {
-			if (((unsigned char *)buf)[n - 1] != 0 || looks == MAX_RETRIES ||
-			    read_stands(m, (uint64_t)off, (size_t)n, len))
+			if (((unsigned char *)buf)[n - 1] != 0 || looks == MAX_RETRIES)
 				return n;
+			int r = read_stands(m, fd, (uint64_t)off, (size_t)n, len);
+			if (r != 0)
+				return r > 0 ? n : r;
 			looks++;
 			continue; /* the end moved: again, at the new size */
 		}
-		rc = recover(m, rc, fault, writing, tries == MAX_RETRIES - 1);
+		rc = recover(m, fd, rc, fault, writing, tries == MAX_RETRIES - 1);
 		if ((rc == -EAGAIN && tries == MAX_RETRIES) || rc == -EIO)
-			return kernel_answer(m, off, buf, len, writing);
+			return kernel_answer(m, fd, off, buf, len, writing);
 		if (rc != -EAGAIN)
 			return rc;
 		tries++;
@@ -198,10 +223,10 @@ static __attribute__((noinline, cold)) ssize_t io_slow(mmapio_map *m, off_t off,
 }
 
 /*
- * The fast path: an offset inside the mapped size and a length the kernel
- * would not cut. off + len cannot overflow here: off < size <= reserve.
+ * The fast path: the whole range inside the mapped size (off + len cannot
+ * overflow then: off < size <= reserve).
  */
-ssize_t mmapio_read(mmapio_map *m, off_t off, void *buf, size_t len)
+static inline ssize_t read_at(mmapio_map *m, int fd, off_t off, void *buf, size_t len)
 {
 	uint64_t size = atomic_load_explicit(&m->size, memory_order_acquire);
 	if (likely(off >= 0 && (uint64_t)off < size && len - 1 < MMAPIO_MAX_RW &&
@@ -209,34 +234,61 @@ ssize_t mmapio_read(mmapio_map *m, off_t off, void *buf, size_t len)
 		if (likely(mmapio__copy(buf, m->base + off, len, NULL) == 0)) {
 			if (likely(((unsigned char *)buf)[len - 1] != 0))
 				return (ssize_t)len;
-			return mmapio__read_zero_tail(m, off, buf, len, len);
+			return mmapio__read_zero_tail_fd(m, fd, off, buf, len, len);
 		}
 	}
-	return io_slow(m, off, buf, len, false);
+	return io_slow(m, fd, off, buf, len, false);
 }
 
-ssize_t mmapio__read_zero_tail(mmapio_map *m, off_t off, void *buf, size_t len, size_t n)
-{
-	if (read_stands(m, (uint64_t)off, n, len))
-		return (ssize_t)n;
-	return io_slow(m, off, buf, len, false);
-}
-
-ssize_t mmapio_write(mmapio_map *m, off_t off, const void *buf, size_t len)
+static inline ssize_t write_at(mmapio_map *m, int fd, off_t off, const void *buf, size_t len)
 {
 	if (unlikely(m->mode == MMAPIO_RDONLY))
 		return -EBADF;
 	uint64_t size = atomic_load_explicit(&m->size, memory_order_acquire);
 	if (likely(off >= 0 && (uint64_t)off < size && len - 1 < MMAPIO_MAX_RW &&
 		   len <= size - (uint64_t)off)) {
-		if (likely(write_reaches(m, (uint64_t)off, len) &&
+		if (likely(write_reaches(m, fd, (uint64_t)off, len) == 1 &&
 			   mmapio__copy(m->base + off, buf, len, NULL) == 0)) {
 			if (m->mode == MMAPIO_RDWR)
 				mmapio__after_write(m, (uint64_t)off, len);
 			return (ssize_t)len;
 		}
 	}
-	return io_slow(m, off, (void *)buf, len, true);
+	return io_slow(m, fd, off, (void *)buf, len, true);
+}
+
+ssize_t mmapio_read(mmapio_map *m, off_t off, void *buf, size_t len)
+{
+	return read_at(m, atomic_load_explicit(&m->fd, memory_order_relaxed), off, buf, len);
+}
+
+ssize_t mmapio_read_fd(mmapio_map *m, int fd, off_t off, void *buf, size_t len)
+{
+	return read_at(m, fd, off, buf, len);
+}
+
+ssize_t mmapio__read_zero_tail_fd(mmapio_map *m, int fd, off_t off, void *buf, size_t len,
+				  size_t n)
+{
+	int r = read_stands(m, fd, (uint64_t)off, n, len);
+	if (r > 0)
+		return (ssize_t)n;
+	return r < 0 ? r : io_slow(m, fd, off, buf, len, false);
+}
+
+ssize_t mmapio__read_zero_tail(mmapio_map *m, off_t off, void *buf, size_t len, size_t n)
+{
+	return mmapio__read_zero_tail_fd(m, atomic_load(&m->fd), off, buf, len, n);
+}
+
+ssize_t mmapio_write(mmapio_map *m, off_t off, const void *buf, size_t len)
+{
+	return write_at(m, atomic_load_explicit(&m->fd, memory_order_relaxed), off, buf, len);
+}
+
+ssize_t mmapio_write_fd(mmapio_map *m, int fd, off_t off, const void *buf, size_t len)
+{
+	return write_at(m, fd, off, buf, len);
 }
 
 ssize_t mmapio_view(mmapio_map *m, off_t off, size_t len, void **ptr)

@@ -79,10 +79,11 @@ static int unmap_tail(mmapio_map *m, uint64_t off, uint64_t len)
 }
 
 /*
- * Make the map follow a file of new_size bytes. Caller holds m->lock and
- * has already changed the file (or seen it change).
+ * Make the map follow a file of new_size bytes, mapping new pages through
+ * fd (a descriptor of the file). Caller holds m->lock and has already
+ * changed the file (or seen it change).
  */
-int mmapio__follow(mmapio_map *m, uint64_t new_size)
+int mmapio__follow(mmapio_map *m, int fd, uint64_t new_size)
 {
 	uint64_t usable = new_size < m->reserve ? new_size : m->reserve;
 	uint64_t want = round_up(usable, m->pgsz);
@@ -94,8 +95,7 @@ int mmapio__follow(mmapio_map *m, uint64_t new_size)
 		 * descriptor) leaves the old sizes: callers keep seeing the end
 		 * they can serve, and refresh again next time. */
 		void *p = mmap(m->base + m->mapped, want - m->mapped, prot_of(m->mode),
-			       share_of(m->mode) | MAP_FIXED, atomic_load(&m->fd),
-			       (off_t)m->mapped);
+			       share_of(m->mode) | MAP_FIXED, fd, (off_t)m->mapped);
 		if (p == MAP_FAILED)
 			return -errno;
 		mmapio__huge_apply(m, p, want - m->mapped);
@@ -164,7 +164,7 @@ static int setup(mmapio_map *m, const struct mmapio_opts *o)
 	atomic_store(&m->dirty_hint, DIRTY_HINT_EMPTY);
 
 	pthread_mutex_lock(&m->lock);
-	int rc = mmapio__follow(m, size);
+	int rc = mmapio__follow(m, fd, size);
 	pthread_mutex_unlock(&m->lock);
 	return rc;
 }
@@ -174,7 +174,7 @@ static int valid_opts(int mode, const struct mmapio_opts *o)
 	if (mode != MMAPIO_RDONLY && mode != MMAPIO_RDWR && mode != MMAPIO_COW)
 		return 0;
 	if (o->flags & ~(MMAPIO_F_CREATE | MMAPIO_F_BORROW_FD | MMAPIO_F_NO_DIRTY |
-			 MMAPIO_F_DEFER_UNMAP | MMAPIO_F_NO_CLOSE_FLUSH))
+			 MMAPIO_F_DEFER_UNMAP | MMAPIO_F_NO_CLOSE_FLUSH | MMAPIO_F_NO_FD))
 		return 0;
 	if (o->prewarm < MMAPIO_PREWARM_NONE || o->prewarm > MMAPIO_PREWARM_ASYNC)
 		return 0;
@@ -262,6 +262,13 @@ static int open_common(mmapio_map **out, int fd, bool own, int mode,
 	int rc = mmapio__fault_init();
 	if (rc == 0)
 		rc = setup(m, o);
+	if (rc == 0 && (o->flags & MMAPIO_F_NO_FD)) {
+		/* The descriptor served the setup only. */
+		if (own)
+			close(fd);
+		m->own_fd = false;
+		atomic_store(&m->fd, -1);
+	}
 	if (rc == 0 && mode == MMAPIO_RDWR)
 		rc = mmapio_set_flush_policy(m, o->flush_policy, o->flush_arg);
 	if (rc < 0) {
@@ -328,7 +335,7 @@ int mmapio_close(mmapio_map *m)
 
 int mmapio_rebind_fd(mmapio_map *m, int fd)
 {
-	if (!m || fd < 0 || m->own_fd)
+	if (!m || fd < 0 || m->own_fd || (m->flags & MMAPIO_F_NO_FD))
 		return -EINVAL;
 	pthread_mutex_lock(&m->lock);
 	atomic_store(&m->fd, fd);
@@ -346,6 +353,8 @@ int mmapio_resize(mmapio_map *m, uint64_t new_size)
 		return -EINVAL;
 	if (new_size > m->reserve)
 		return -EFBIG;
+	if (atomic_load(&m->fd) < 0)
+		return -EBADF; /* MMAPIO_F_NO_FD */
 	pthread_mutex_lock(&m->lock);
 	int rc = 0;
 	uint64_t old = atomic_load(&m->size);
@@ -357,25 +366,32 @@ int mmapio_resize(mmapio_map *m, uint64_t new_size)
 		rc = -errno;
 		atomic_store_explicit(&m->size, old, memory_order_release);
 	} else {
-		rc = mmapio__follow(m, new_size);
+		rc = mmapio__follow(m, atomic_load(&m->fd), new_size);
 	}
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
+int mmapio_refresh_fd(mmapio_map *m, int fd)
+{
+	struct stat st;
+	if (!m)
+		return -EINVAL;
+	if (fd < 0)
+		return -EBADF;
+	pthread_mutex_lock(&m->lock);
+	int rc = 0;
+	if (fstat(fd, &st) < 0)
+		rc = -errno;
+	else if ((uint64_t)st.st_size != atomic_load(&m->file_size))
+		rc = mmapio__follow(m, fd, (uint64_t)st.st_size);
 	pthread_mutex_unlock(&m->lock);
 	return rc;
 }
 
 int mmapio_refresh(mmapio_map *m)
 {
-	struct stat st;
-	if (!m)
-		return -EINVAL;
-	pthread_mutex_lock(&m->lock);
-	int rc = 0;
-	if (fstat(atomic_load(&m->fd), &st) < 0)
-		rc = -errno;
-	else if ((uint64_t)st.st_size != atomic_load(&m->file_size))
-		rc = mmapio__follow(m, (uint64_t)st.st_size);
-	pthread_mutex_unlock(&m->lock);
-	return rc;
+	return m ? mmapio_refresh_fd(m, atomic_load(&m->fd)) : -EINVAL;
 }
 
 uint64_t mmapio_size(const mmapio_map *m)

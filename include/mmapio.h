@@ -63,6 +63,17 @@ enum mmapio_mode {
  * close makes them durable first, like mmapio_flush().)
  */
 #define MMAPIO_F_NO_CLOSE_FLUSH 0x10u
+/*
+ * Keep no descriptor: the one given to mmapio_open_fd (or opened by
+ * mmapio_open) serves the setup only. Calls that must look at the file
+ * take a descriptor of it from the caller (mmapio_read_fd,
+ * mmapio_write_fd, mmapio_refresh_fd); mmapio_read and mmapio_write then
+ * answer -ESTALE where they would have looked (a file that changed size
+ * under them), mmapio_refresh and mmapio_resize -EBADF. For a caller that
+ * does not own the descriptors it has (an interposer): a map that kept one
+ * could use a number its owner has closed, or reused for another file.
+ */
+#define MMAPIO_F_NO_FD 0x20u
 
 /* Pre-warming at open (mmapio_opts.prewarm). */
 enum mmapio_prewarm {
@@ -136,6 +147,10 @@ MMAPIO_API int mmapio_huge_tier(const mmapio_map *m);	 /* enum mmapio_huge */
  * mmapio_read: copies min(len, size - off) bytes; 0 at or past the end.
  * mmapio_write: same bounds (writes never grow the file: use mmapio_resize);
  *   marks the pages dirty and applies the flush policy.
+ * mmapio_read_fd, mmapio_write_fd: the same, looking at the file (its size,
+ *   pread for a page that keeps faulting, statvfs) through fd, a descriptor
+ *   of the same file that the caller keeps open during the call, instead of
+ *   the map's own (see MMAPIO_F_NO_FD).
  * Like read(2), a call longer than 0x7ffff000 bytes is cut to that length.
  * Errors: -EINVAL (off < 0, len > SSIZE_MAX, or off + len past INT64_MAX:
  *   what pread(2) answers for these),
@@ -143,7 +158,9 @@ MMAPIO_API int mmapio_huge_tier(const mmapio_map *m);	 /* enum mmapio_huge */
  *   -EIO (the page has no backing: I/O error), -ENOSPC (writing into a hole
  *   with no space left), -EFBIG (the range reaches past the reservation
  *   into the file: a short count would read as the end of the file, so
- *   none is given; pread(2) on the map's descriptor answers such a call). A file that shrank under the call is noticed: the call
+ *   none is given; pread(2) on the map's descriptor answers such a call),
+ *   -ESTALE (a map without a descriptor had to look at the file: call
+ *   mmapio_refresh_fd, or ask the kernel). A file that shrank under the call is noticed: the call
  *   returns what pread/pwrite would for the new size (short, or 0). So is
  *   one that another program shrank earlier without this library's
  *   knowledge, at the cost of one page probe or fstat on a read that ends
@@ -151,6 +168,9 @@ MMAPIO_API int mmapio_huge_tier(const mmapio_map *m);	 /* enum mmapio_huge */
  */
 MMAPIO_API ssize_t mmapio_read(mmapio_map *m, off_t off, void *buf, size_t len);
 MMAPIO_API ssize_t mmapio_write(mmapio_map *m, off_t off, const void *buf, size_t len);
+MMAPIO_API ssize_t mmapio_read_fd(mmapio_map *m, int fd, off_t off, void *buf, size_t len);
+MMAPIO_API ssize_t mmapio_write_fd(mmapio_map *m, int fd, off_t off, const void *buf,
+				   size_t len);
 
 /*
  * The read fast path, inline (as liburing inlines its ring accessors): an
@@ -169,9 +189,13 @@ MMAPIO_API int mmapio__copy(void *dst, const void *src, size_t n, void **fault_a
  * still reaches off + n, else reads again within its new size. */
 MMAPIO_API ssize_t mmapio__read_zero_tail(mmapio_map *m, off_t off, void *buf, size_t len,
 					  size_t n);
+MMAPIO_API ssize_t mmapio__read_zero_tail_fd(mmapio_map *m, int fd, off_t off, void *buf,
+					     size_t len, size_t n);
 
 #if !defined(MMAPIO_NO_INLINE) && defined(__GNUC__)
-static inline ssize_t mmapio__read_inline(mmapio_map *m, off_t off, void *buf, size_t len)
+/* fd: the caller's descriptor (mmapio_read_fd), or -2: the map's own. */
+static inline ssize_t mmapio__read_inline(mmapio_map *m, int fd, off_t off, void *buf,
+					  size_t len)
 {
 	const struct mmapio__head *h = (const struct mmapio__head *)(const void *)m;
 	uint64_t size = __atomic_load_n(&h->size, __ATOMIC_ACQUIRE);
@@ -184,12 +208,14 @@ static inline ssize_t mmapio__read_inline(mmapio_map *m, off_t off, void *buf, s
 		if (__builtin_expect(mmapio__copy(buf, h->base + off, len, (void **)0) == 0, 1)) {
 			if (__builtin_expect(((const unsigned char *)buf)[len - 1] != 0, 1))
 				return (ssize_t)len;
-			return mmapio__read_zero_tail(m, off, buf, len, len);
+			return fd == -2 ? mmapio__read_zero_tail(m, off, buf, len, len)
+					: mmapio__read_zero_tail_fd(m, fd, off, buf, len, len);
 		}
 	}
-	return (mmapio_read)(m, off, buf, len);
+	return fd == -2 ? (mmapio_read)(m, off, buf, len) : (mmapio_read_fd)(m, fd, off, buf, len);
 }
-#define mmapio_read(m, off, buf, len) mmapio__read_inline((m), (off), (buf), (len))
+#define mmapio_read(m, off, buf, len) mmapio__read_inline((m), -2, (off), (buf), (len))
+#define mmapio_read_fd(m, fd, off, buf, len) mmapio__read_inline((m), (fd), (off), (buf), (len))
 #endif
 
 /*
@@ -232,6 +258,10 @@ MMAPIO_API ssize_t mmapio_iter_next(struct mmapio_iter *it, void **ptr);
  */
 MMAPIO_API int mmapio_resize(mmapio_map *m, uint64_t new_size);
 MMAPIO_API int mmapio_refresh(mmapio_map *m);
+/* mmapio_refresh through fd, a descriptor of the same file the caller keeps
+ * open during the call (new pages are mapped through it: a writable map
+ * needs a descriptor open for writing). */
+MMAPIO_API int mmapio_refresh_fd(mmapio_map *m, int fd);
 
 /*
  * Flushing (RDWR maps; a no-op returning 0 on RDONLY and COW, which accept

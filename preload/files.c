@@ -4,13 +4,16 @@
  *
  * A file is identified by (st_dev, st_ino) in a uthash table guarded by one
  * mutex, taken at open, dup, close and when a decision changes, never on a
- * read or write. The map borrows one of the program's own descriptors
- * (MMAPIO_F_BORROW_FD) instead of opening the file again: an extra
- * descriptor would change the numbers open() returns and count against the
- * program's limit, and closing one would drop the program's POSIX locks on
- * the file. Before that descriptor is closed the map is rebound to another
- * one of the same file; when the last goes, the map is closed with
- * MMAPIO_F_DEFER_UNMAP so that a reader racing the close cannot crash.
+ * read or write. A map holds no descriptor (MMAPIO_F_NO_FD): it is made
+ * through one of the program's own (opening the file again would change
+ * the numbers open() returns, count against the program's limit, and
+ * closing it would drop the program's POSIX locks on the file), and every
+ * later look at the file goes through the descriptor of the call that
+ * needs it (mmapio_read_fd, mmapio_refresh_fd). A map that kept a number
+ * could use it after the program closed it in another thread, or after a
+ * raw close and a reuse for another file. When the file's last descriptor
+ * goes, the map is closed with MMAPIO_F_DEFER_UNMAP so that a reader
+ * racing the close cannot crash.
  *
  * States (enum file_state): the kernel serves a file for good (KERNEL), or
  * while we watch it (WATCH), or the map serves it (MAPPED). Auto mode moves
@@ -109,22 +112,6 @@ static void del_fd(struct file *f, int fd)
 	}
 }
 
-/* Another descriptor of f to borrow, preferring one the map's mode allows. */
-static int pick_fd(struct file *f, int except)
-{
-	int any = -1;
-	for (int i = 0; i < f->nfds; i++) {
-		int fd = f->fds[i];
-		if (fd == except)
-			continue;
-		struct ofd *o = fd_get(fd);
-		if (!f->writable || (o && (o->flags & O_ACCMODE) == O_RDWR))
-			return fd;
-		any = fd;
-	}
-	return any;
-}
-
 /* An O_RDWR descriptor of f, if writes may go to the map; else -1. */
 static int rw_fd(struct file *f, int fd, int flags)
 {
@@ -154,7 +141,6 @@ static struct file *file_new(struct file_key key, const char *path)
 	f->gen_slot = coherence_slot(key.dev, key.ino);
 	atomic_store(&f->gen_seen, atomic_load(&gen_table[f->gen_slot]));
 	f->path = strdup(path ? path : "?");
-	f->bound_fd = -1;
 	f->clean_need = 1;
 	f->cached_pct = -1;
 	f->advice = MMAPIO_ADV_NORMAL;
@@ -196,9 +182,7 @@ static void set_advice(struct file *f, int advice)
 static mmapio_map *map_of_fd(struct file *f, int fd, int flags)
 {
 	if (f->map) {
-		mmapio_rebind_fd(f->map, fd);
-		mmapio_refresh(f->map);
-		mmapio_rebind_fd(f->map, f->bound_fd);
+		mmapio_refresh_fd(f->map, fd);
 		return f->map;
 	}
 	struct mmapio_opts o = { 0 };
@@ -223,7 +207,7 @@ static mmapio_map *map_of_fd(struct file *f, int fd, int flags)
 			 f->path, (long)sf.f_bsize);
 	if (wfd >= 0)
 		fd = wfd;
-	o.flags = MMAPIO_F_BORROW_FD | MMAPIO_F_DEFER_UNMAP;
+	o.flags = MMAPIO_F_BORROW_FD | MMAPIO_F_NO_FD | MMAPIO_F_DEFER_UNMAP;
 	/* close(2) does not write back; neither do we, unless the user asked
 	 * for periodic flushing, which bounds loss at close too. */
 	if (!cfg.flush_ms)
@@ -247,7 +231,6 @@ static mmapio_map *map_of_fd(struct file *f, int fd, int flags)
 	}
 	f->map = m;
 	f->writable = wfd >= 0;
-	f->bound_fd = fd;
 	f->advice = MMAPIO_ADV_NORMAL;
 	return m;
 }
@@ -428,9 +411,7 @@ void files_attach(int fd, struct file_key key, const char *path, int flags, stru
 		note_decision(f);
 	} else if (atomic_load(&f->state) == FILE_MAPPED &&
 		   (uint64_t)facts->size != mmapio_size(f->map)) {
-		mmapio_rebind_fd(f->map, fd); /* O_TRUNC, or another writer */
-		mmapio_refresh(f->map);
-		mmapio_rebind_fd(f->map, f->bound_fd);
+		mmapio_refresh_fd(f->map, fd); /* O_TRUNC, or another writer */
 	}
 	if (pending) {
 		/* Every descriptor that shares the pending description (dups). */
@@ -490,12 +471,8 @@ static void release(struct ofd *o, int fd, bool stale)
 	}
 	if (f) {
 		del_fd(f, fd);
-		if (f->nfds == 0) {
+		if (f->nfds == 0)
 			file_release(f);
-		} else if (f->map && f->bound_fd == fd) {
-			f->bound_fd = pick_fd(f, fd);
-			mmapio_rebind_fd(f->map, f->bound_fd);
-		}
 	}
 }
 
@@ -542,21 +519,16 @@ void files_forget(int fd) { untrack_fd(fd, true); }
 /*
  * Another shim instance changed f's size (coherence.c): follow it, through
  * fd, the descriptor of the call that noticed (open for that call's
- * length). No files lock: mmapio_refresh() takes the map's own.
+ * length). The files lock keeps the map from being closed meanwhile.
  */
 void files_follow_other(struct file *f, int fd)
 {
 	uint64_t g = atomic_load_explicit(&gen_table[f->gen_slot], memory_order_acquire);
-	mmapio_map *m = f->map;
-	if (!m || atomic_load(&f->state) != FILE_MAPPED)
+	if (!f->map || atomic_load(&f->state) != FILE_MAPPED)
 		return;
 	files_lock();
-	if (f->map == m && atomic_load(&f->state) == FILE_MAPPED) {
-		mmapio_rebind_fd(m, fd);
-		if (mmapio_refresh(m) == 0)
-			atomic_store(&f->gen_seen, g);
-		mmapio_rebind_fd(m, f->bound_fd);
-	}
+	if (f->map && mmapio_refresh_fd(f->map, fd) == 0)
+		atomic_store(&f->gen_seen, g);
 	files_unlock();
 }
 
@@ -577,10 +549,8 @@ void files_follow(struct ofd *o, int fd)
 	uint64_t g = atomic_load(&gen_table[f->gen_slot]);
 	files_lock();
 	if (f->map) {
-		mmapio_rebind_fd(f->map, fd);
-		if (mmapio_refresh(f->map) == 0)
+		if (mmapio_refresh_fd(f->map, fd) == 0)
 			atomic_store(&f->gen_seen, g);
-		mmapio_rebind_fd(f->map, f->bound_fd);
 		struct stat st;
 		if (atomic_load(&f->state) == FILE_MAPPED && f->tmpfs && fstat(fd, &st) == 0 &&
 		    (uint64_t)st.st_blocks * 512 < (uint64_t)st.st_size) {
@@ -596,18 +566,15 @@ void files_follow(struct ofd *o, int fd)
 	files_unlock();
 }
 
-/* After a size change through a descriptor we do not track (O_WRONLY, truncate(2)). */
+/*
+ * After a size change through a descriptor we do not track (O_WRONLY,
+ * truncate(2)): the generation table says so, to us as to other shim
+ * instances, and the next call on the file follows through its own
+ * descriptor (read.c map_of).
+ */
 void files_follow_stat(const struct stat *st)
 {
 	coherence_bump_stat(st);
-	if (!table)
-		return;
-	files_lock();
-	struct file_key key = { st->st_dev, st->st_ino };
-	struct file *f = files_find(key);
-	if (f && f->map && (uint64_t)st->st_size != mmapio_size(f->map))
-		mmapio_refresh(f->map); /* through the bound fd: same file */
-	files_unlock();
 }
 
 /*

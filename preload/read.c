@@ -6,7 +6,7 @@
  * lock, no allocation. Anything the map cannot answer exactly is asked of
  * the kernel instead, with the same arguments, so errors, partial reads
  * into a half-valid buffer, and I/O errors are the kernel's own:
- *   - a negative return from mmapio_read (bad offset, EFAULT, EIO, a page
+ *   - a negative return from mmapio_read_fd (bad offset, EFAULT, EIO, a page
  *     lost to truncation, a range past the reservation),
  *   - flags we do not emulate (preadv2's RWF_NOWAIT, ...),
  *   - descriptors that stopped shadowing their offset (shared after fork).
@@ -45,18 +45,18 @@ static inline bool streaming(struct ofd *o, size_t len, off_t off)
 	       atomic_load_explicit(&o->last_end, memory_order_relaxed) == off;
 }
 
-/* Bytes read from m at off, or -1: ask the kernel. */
-static ssize_t map_copy(struct ofd *o, mmapio_map *m, void *buf, size_t len, off_t off)
+/* Bytes read from m at off, looking at the file through fd; -1: ask the kernel. */
+static ssize_t map_copy(struct ofd *o, int fd, mmapio_map *m, void *buf, size_t len, off_t off)
 {
-	ssize_t n = mmapio_read(m, off, buf, len);
+	ssize_t n = mmapio_read_fd(m, fd, off, buf, len);
 	if (unlikely(n >= 0 && (size_t)n < len)) {
 		/* Short: the end of the file as far as we know. Has another
 		 * process grown it? One fstat, where read(2) was one syscall. */
 		uint64_t before = mmapio_size(m);
-		if (mmapio_refresh(m) < 0)
+		if (mmapio_refresh_fd(m, fd) < 0)
 			return -1;
 		if (mmapio_size(m) != before)
-			n = mmapio_read(m, off, buf, len);
+			n = mmapio_read_fd(m, fd, off, buf, len);
 	}
 	if (unlikely(n < 0))
 		return -1;
@@ -80,7 +80,7 @@ static ssize_t map_pread(struct ofd *o, int fd, void *buf, size_t len, off_t off
 	struct sample s;
 	ssize_t n = -1;
 	if (sample_served_begin(o, fd, call_off, off, len, &s))
-		n = map_copy(o, m, buf, len, off);
+		n = map_copy(o, fd, m, buf, len, off);
 	sample_served_end(o, fd, &s);
 	return n;
 }
@@ -108,7 +108,7 @@ static ssize_t map_preadv(struct ofd *o, int fd, const struct iovec *iov, int cn
 		ssize_t n = -1;
 		if (!streaming(o, v[i].iov_len, off + (off_t)done) &&
 		    user_range_ok(v[i].iov_base, v[i].iov_len))
-			n = map_copy(o, m, v[i].iov_base, v[i].iov_len, off + (off_t)done);
+			n = map_copy(o, fd, m, v[i].iov_base, v[i].iov_len, off + (off_t)done);
 		if (n < 0) {
 			done = SIZE_MAX; /* the kernel redoes it all: reads have no side effects */
 			break;
@@ -149,7 +149,7 @@ static int64_t claim(struct ofd *o, int fd, const void *buf, size_t len, int64_t
 	int64_t old = atomic_load_explicit(&o->off, memory_order_relaxed);
 	/* About to reach our end of the file: has another writer moved it?
 	 * (one fstat, where read(2) would have been one syscall) */
-	if (ok && (uint64_t)old + len > mmapio_size(m) && mmapio_refresh(m) < 0)
+	if (ok && (uint64_t)old + len > mmapio_size(m) && mmapio_refresh_fd(m, fd) < 0)
 		ok = false;
 	*serve = ok;
 	for (;;) {
@@ -226,12 +226,12 @@ static inline mmapio_map *fast_map(struct ofd *o, const void *buf, size_t len)
 	return f->map;
 }
 
-static inline ssize_t pread_fast(struct ofd *o, void *buf, size_t len, off_t off)
+static inline ssize_t pread_fast(struct ofd *o, int fd, void *buf, size_t len, off_t off)
 {
 	mmapio_map *m = fast_map(o, buf, len);
 	if (!m)
 		return -1;
-	ssize_t n = mmapio_read(m, off, buf, len);
+	ssize_t n = mmapio_read_fd(m, fd, off, buf, len);
 	return likely(n == (ssize_t)len) ? n : -1;
 }
 
@@ -254,7 +254,7 @@ static inline bool read_fast(struct ofd *o, int fd, void *buf, size_t len, ssize
 		return false;
 	atomic_store_explicit(&o->stale, true, memory_order_relaxed);
 	sample_skipped_implicit(o);
-	ssize_t n = mmapio_read(m, old, buf, len);
+	ssize_t n = mmapio_read_fd(m, fd, old, buf, len);
 	if (unlikely(n != (ssize_t)len)) {
 		n = kernel_pread(o, fd, buf, len, old, -1);
 		int e = errno;
@@ -315,7 +315,7 @@ EXPORT ssize_t pread(int fd, void *buf, size_t len, off_t off)
 	if (likely(!o))
 		return REAL(pread)(fd, buf, len, off);
 	cancel_point();
-	ssize_t n = pread_fast(o, buf, len, off);
+	ssize_t n = pread_fast(o, fd, buf, len, off);
 	return likely(n >= 0) ? n : pread_slow(o, fd, buf, len, off);
 }
 EXPORT ssize_t pread64(int fd, void *buf, size_t len, off_t off) __attribute__((alias("pread")));

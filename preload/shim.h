@@ -207,9 +207,8 @@ struct file {
 	_Atomic int resizing;	   /* write.c: size changes through the kernel in flight */
 	bool tmpfs;		   /* on tmpfs: a hole read through a map allocates memory */
 	uint64_t faults_seen;	   /* map's recovered faults already folded into stats */
-	int nfds, cap;		   /* descriptors of this file, for rebinding */
+	int nfds, cap;		   /* descriptors of this file (a map is made through one) */
 	int *fds;
-	int bound_fd;		   /* the fd the map borrows */
 	/* sample.c: the current window of sampled calls */
 	_Atomic uint32_t s_n, s_probed, s_miss, s_seq, s_small;
 	_Atomic int s_period;	   /* calls between samples; 0: every call */

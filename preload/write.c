@@ -78,8 +78,9 @@ static inline mmapio_map *writable_map(struct ofd *o, int fd)
 	return f->map;
 }
 
-/* Write all of buf at off into m, or return -1: ask the kernel. */
-static ssize_t map_copy_in(struct ofd *o, mmapio_map *m, const void *buf, size_t len, off_t off)
+/* Write all of buf at off into m (looking at the file through fd), or -1: ask the kernel. */
+static ssize_t map_copy_in(struct ofd *o, int fd, mmapio_map *m, const void *buf, size_t len,
+			   off_t off)
 {
 	if (len == 0 || !user_range_ok(buf, len))
 		return -1;
@@ -91,7 +92,7 @@ static ssize_t map_copy_in(struct ofd *o, mmapio_map *m, const void *buf, size_t
 		map_write_end(f);
 		return -1; /* extends the file */
 	}
-	ssize_t n = mmapio_write(m, off, buf, len);
+	ssize_t n = mmapio_write_fd(m, fd, off, buf, len);
 	map_write_end(f);
 	if (unlikely(n != (ssize_t)len)) {
 		return -1; /* the kernel writes it all again: same bytes */
@@ -121,7 +122,7 @@ static ssize_t map_pwrite(struct ofd *o, int fd, const void *buf, size_t len, of
 	struct sample s;
 	ssize_t n = -1;
 	if (sample_served_begin(o, fd, call_off, off, len, &s))
-		n = map_copy_in(o, m, buf, len, off);
+		n = map_copy_in(o, fd, m, buf, len, off);
 	sample_served_end(o, fd, &s);
 	return n;
 }
@@ -143,7 +144,7 @@ static ssize_t map_pwritev(struct ofd *o, int fd, const struct iovec *iov, int c
 	bool ok = sample_served_begin(o, fd, call_off, off, total, &s);
 	for (int i = 0; ok && i < cnt; i++) {
 		if (v[i].iov_len &&
-		    map_copy_in(o, m, v[i].iov_base, v[i].iov_len, off + (off_t)done) < 0)
+		    map_copy_in(o, fd, m, v[i].iov_base, v[i].iov_len, off + (off_t)done) < 0)
 			ok = false;
 		done += v[i].iov_len;
 	}

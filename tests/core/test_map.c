@@ -490,6 +490,65 @@ static void test_efbig_beyond_reservation(void **state)
 	T_OK(mmapio_close(m));
 }
 
+/*
+ * MMAPIO_F_NO_FD: the map keeps no descriptor; what must look at the file
+ * takes the caller's (the *_fd calls), and the calls without one say so.
+ */
+static void test_no_fd(void **state)
+{
+	(void)state;
+	char path[PATH_MAX];
+	tu_path(path, sizeof path, "nofd");
+	T_OK(tu_make_file(path, 8 * tu_ps));
+	T_OK(mmapio_fault_install()); /* cmocka puts its own handlers in for each test */
+	int fds0 = tu_fd_count();
+	struct mmapio_opts o = { .flags = MMAPIO_F_NO_FD };
+	mmapio_map *m;
+	open_ok(&m, path, MMAPIO_RDWR, &o);
+	T_EQ(tu_fd_count(), fds0); /* none kept */
+	T_EQ(mmapio_fd(m), -1);
+	uint8_t b[64];
+	T_EQ(mmapio_read(m, 100, b, sizeof b), sizeof b);
+	T_EQ(tu_check(b, 100, sizeof b), -1);
+	T_EQ(mmapio_refresh(m), -EBADF);
+	T_EQ(mmapio_resize(m, 16 * tu_ps), -EBADF);
+	T_EQ(mmapio_rebind_fd(m, 0), -EINVAL);
+
+	/* Another descriptor grows the file: followed through it. */
+	int fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)(12 * tu_ps)), 0);
+	T_EQ(mmapio_size(m), 8 * tu_ps);
+	T_OK(mmapio_refresh_fd(m, fd));
+	T_EQ(mmapio_size(m), 12 * tu_ps);
+	T_EQ(mmapio_write_fd(m, fd, (off_t)(11 * tu_ps), "z", 1), 1);
+
+	/* A shrink nobody told the map about: the zero tail of a read in the
+	 * page holding the new end needs a look at the file. */
+	assert_int_equal(ftruncate(fd, (off_t)(10 * tu_ps + 100)), 0);
+	T_EQ(mmapio_read(m, (off_t)(10 * tu_ps + 64), b, sizeof b), -ESTALE);
+	T_EQ(mmapio_read_fd(m, fd, (off_t)(10 * tu_ps + 64), b, sizeof b), 36);
+	T_EQ(mmapio_size(m), 10 * tu_ps + 100);
+	/* A page wholly past the new end faults: recovered through fd. */
+	assert_int_equal(ftruncate(fd, (off_t)(2 * tu_ps)), 0);
+	T_EQ(mmapio_read(m, (off_t)(5 * tu_ps), b, sizeof b), -ESTALE);
+	T_EQ(mmapio_read_fd(m, fd, (off_t)(5 * tu_ps), b, sizeof b), 0);
+	T_EQ(mmapio_size(m), 2 * tu_ps);
+	T_EQ(mmapio_write_fd(m, fd, 10, "w", 1), 1);
+	close(fd);
+	T_OK(mmapio_close(m));
+	T_EQ(tu_fd_count(), fds0);
+
+	/* From a descriptor, borrowed: not kept either. */
+	fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	o.flags = MMAPIO_F_NO_FD | MMAPIO_F_BORROW_FD;
+	T_OK(mmapio_open_fd(&m, fd, MMAPIO_RDONLY, &o));
+	close(fd); /* the map does not need it */
+	T_EQ(mmapio_read(m, 3, b, 8), 8);
+	T_OK(mmapio_close(m));
+}
+
 static void test_resize_not_rdwr(void **state)
 {
 	(void)state;
@@ -680,6 +739,7 @@ int main(void)
 		cmocka_unit_test(test_efbig_beyond_reservation),
 		cmocka_unit_test(test_resize_not_rdwr),
 		cmocka_unit_test(test_accessors_and_default_reserve),
+		cmocka_unit_test(test_no_fd),
 		cmocka_unit_test(test_many_maps_same_file),
 		cmocka_unit_test(test_defer_unmap),
 	};
