@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
 # Run every test of a build directory and end with one summary line:
-#   N passed, M failed
+#   N passed, M failed, K skipped
 # Usage: tests/run-all.sh BUILD_DIR [--core-only]
 # Counts cmocka test cases of the core suites and cases of the shim's
 # differential runner. Exit status 1 if anything failed.
 # Every suite runs in a scratch directory (removed at exit), so that nothing
 # a test writes to a relative path, not even a core dump, lands in the checkout.
 set -u
-B=$(cd "${1:-build}" && pwd) || exit 2
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=tests/lib.sh
+. "$here/lib.sh"
+t_build_dir "BUILD_DIR [--core-only]" "${1:-build}"
+B=$BUILD
 core_only=${2:-}
-here=$(cd "$(dirname "$0")" && pwd)
 passed=0 failed=0 skipped=0
 failures=()
-scratch=$(mktemp -d "${TMPDIR:-/tmp}/mmapio-run-all.XXXXXX") || exit 2
-trap 'rm -rf "$scratch"' EXIT
+t_tmpdir run-all
+scratch=$TMP
 mkdir "$scratch/cwd" && cd "$scratch/cwd" || exit 2
 
 count() { # $1 = output file, $2 = suite name, $3 = exit status

@@ -5,19 +5,17 @@
 #   tests/policy/run.sh BUILD_DIR
 # Ends with "N passed, M failed, K skipped"; exit 1 on failure.
 set -u
-B=$(cd "${1:-build}" && pwd)
-HERE=$(cd "$(dirname "$0")" && pwd)
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=tests/lib.sh
+. "$HERE/../lib.sh"
+t_build_dir BUILD_DIR "$@"
+B=$BUILD
 LIB=$B/libmmapio_preload.so
 ACCESS=$B/tests/policy/access
-unset LD_PRELOAD
-for v in $(env | sed -n 's/^\(MMAPIO_[A-Za-z0-9_]*\)=.*/\1/p'); do unset "$v"; done
+t_clean_env
 
-T=$(mktemp -d /tmp/mmapio-policy.XXXXXX)
-trap 'rm -rf "$T"' EXIT
-pass=0 failn=0 skipn=0
-ok() { echo "ok $1"; pass=$((pass + 1)); }
-fail() { echo "FAIL $1: $2"; failn=$((failn + 1)); }
-skip() { echo "skip $1: $2"; skipn=$((skipn + 1)); }
+t_tmpdir policy
+T=$TMP
 
 # stat KEY FILE...: a field of the (last) stats line, or of its first file entry
 stat() {
@@ -129,5 +127,4 @@ for s in MMAPIO_PREWARM=willneed MMAPIO_PREWARM=populate MMAPIO_PREWARM=async \
 	variant "$s" served "MMAPIO_MODE=always $s"
 done
 
-echo "$pass passed, $failn failed, $skipn skipped"
-[ "$failn" -eq 0 ]
+t_summary

@@ -34,12 +34,10 @@
 #                                   such as auto, under which a case may not be served)
 set -u
 
-if [ $# -lt 1 ]; then
-    echo "usage: $0 BUILD_DIR" >&2
-    exit 2
-fi
-BUILD=$(cd "$1" 2>/dev/null && pwd) || { echo "$0: no such directory: $1" >&2; exit 2; }
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=tests/lib.sh
+. "$HERE/../lib.sh"
+t_build_dir BUILD_DIR "$@"
 LIB=$BUILD/libmmapio_preload.so
 PROGS=$BUILD/tests/preload
 PY=${PYTHON:-python3}
@@ -48,11 +46,11 @@ ONLY=${PRELOAD_TEST_ONLY:-}
 DET=${PRELOAD_TEST_DETERMINISM:-0}
 
 # A clean environment: no inherited preload, no shim settings.
-unset LD_PRELOAD
-for v in $(env | sed -n 's/^\(MMAPIO_[A-Za-z0-9_]*\)=.*/\1/p'); do unset "$v"; done
-export LC_ALL=C
+t_clean_env
 
-TMP=$(mktemp -d /tmp/mmapio-preload-tests.XXXXXX) || exit 2
+# The artifacts directory is kept when a case failed, or with PRELOAD_TEST_KEEP=1.
+T_KEEP=${PRELOAD_TEST_KEEP:-0} T_KEEP_ON_FAIL=1
+t_tmpdir preload-tests
 W=$TMP/w          # the scratch directory: same path for both runs of a case
 OUT=$TMP/out      # kept outputs
 STATS=$TMP/stats.jsonl
@@ -77,12 +75,6 @@ exec timeout -k 5 $TO env LD_PRELOAD='${PRELOAD_TEST_PRELOAD:-$LIB}' MMAPIO_MODE
 EOF
 chmod +x "$TMP"/run-*
 
-pass=0
-failn=0
-skipn=0
-ok() { echo "ok $1"; pass=$((pass + 1)); }
-fail() { echo "FAIL $1: $2"; failn=$((failn + 1)); }
-skip() { echo "skip $1: $2"; skipn=$((skipn + 1)); }
 selected() { [ -z "$ONLY" ] || [[ $1 =~ $ONLY ]]; }
 
 # run_side MODE OUTFILE FUNC: empty the scratch dir, run FUNC in it with RUN set for MODE.
@@ -407,12 +399,4 @@ if selected stats-fork; then
 fi
 
 rm -rf "$W"
-if [ "$failn" = 0 ] && [ "${PRELOAD_TEST_KEEP:-0}" != 1 ]; then
-    rm -rf "$TMP"
-fi
-if [ "$skipn" -gt 0 ]; then
-    echo "$pass passed, $failn failed, $skipn skipped"
-else
-    echo "$pass passed, $failn failed"
-fi
-[ "$failn" = 0 ]
+t_summary

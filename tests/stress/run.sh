@@ -29,42 +29,31 @@
 # (seconds per command, default 600).
 set -u
 
-if [ $# -lt 1 ]; then
-	echo "usage: $0 BUILD_DIR [--long]" >&2
-	exit 2
-fi
-BUILD=$(cd "$1" 2>/dev/null && pwd) || { echo "$0: no such directory: $1" >&2; exit 2; }
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=tests/lib.sh
+. "$HERE/../lib.sh"
+t_build_dir "BUILD_DIR [--long]" "$@"
 LONG=0
 [ "${2:-}" = "--long" ] && LONG=1
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 LIB=$BUILD/libmmapio_preload.so
 P=$BUILD/tests/stress
 TO=${STRESS_TIMEOUT:-600}
 ONLY=${STRESS_ONLY:-}
 
-unset LD_PRELOAD
-for v in $(env | sed -n 's/^\(MMAPIO_[A-Za-z0-9_]*\)=.*/\1/p'); do unset "$v"; done
-export LC_ALL=C
+t_clean_env
 
-TMP=$(mktemp -d /tmp/mmapio-stress.XXXXXX) || exit 2
+# The scratch directory is kept when a case failed, or with STRESS_KEEP=1;
+# the mounts and loop devices made in it are undone first.
 MOUNTS=()
 LOOPS=()
-cleanup() {
-	local i
+t_cleanup_hook() {
+	local i l
 	for ((i = ${#MOUNTS[@]} - 1; i >= 0; i--)); do umount "${MOUNTS[$i]}" 2>/dev/null; done
 	for l in "${LOOPS[@]}"; do losetup -d "$l" 2>/dev/null; done
-	if [ "${STRESS_KEEP:-0}" = 1 ] || [ "$failn" -gt 0 ]; then
-		echo "(artifacts kept in $TMP)"
-	else
-		rm -rf "$TMP"
-	fi
 }
-pass=0 failn=0 skipn=0
-trap cleanup EXIT
-ok() { echo "ok $1"; pass=$((pass + 1)); }
-fail() { echo "FAIL $1: $2"; failn=$((failn + 1)); }
-skip() { echo "skip $1: $2"; skipn=$((skipn + 1)); }
+T_KEEP=${STRESS_KEEP:-0} T_KEEP_ON_FAIL=1
+t_tmpdir stress
 want() { [ -z "$ONLY" ] || [[ "$1" =~ $ONLY ]]; }
 
 # shim CMD...: run under the shim, stats appended to $STATS.
@@ -92,7 +81,7 @@ unmount() {
 
 if [ ! -f "$LIB" ] || [ ! -x "$P/fsx" ]; then
 	fail build "missing $LIB or $P/fsx: run make first"
-	echo "$pass passed, $failn failed, $skipn skipped"
+	t_summary
 	exit 1
 fi
 
@@ -550,5 +539,4 @@ bug_case bug-raw-close-stale-fd bug_raw_close_stale_fd
 bug_case bug-foreign-resize bug_foreign_resize
 bug_case bug-tmpfs-hole-read bug_tmpfs_hole_read tmpfs
 
-echo "$pass passed, $failn failed, $skipn skipped"
-[ "$failn" -eq 0 ]
+t_summary
