@@ -34,6 +34,7 @@ t_build_dir() {
 		echo "usage: $0 $usage" >&2
 		exit 2
 	fi
+	# shellcheck disable=SC2034 # for the runner that sourced this file
 	BUILD=$(cd "$1" 2>/dev/null && pwd) || { echo "$0: no such directory: $1" >&2; exit 2; }
 }
 

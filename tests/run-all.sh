@@ -8,7 +8,7 @@
 # a test writes to a relative path, not even a core dump, lands in the checkout.
 set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=tests/lib.sh
+# shellcheck source=lib.sh
 . "$here/lib.sh"
 t_build_dir "BUILD_DIR [--core-only]" "${1:-build}"
 B=$BUILD

@@ -5,7 +5,7 @@
 # its inputs name (relative paths such as "∞", ":", "auto").
 set -u
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=tests/lib.sh
+# shellcheck source=../lib.sh
 . "$HERE/../lib.sh"
 t_build_dir BUILD_DIR "$@"
 t_tmpdir fuzz

@@ -6,7 +6,7 @@
 # Ends with "N passed, M failed, K skipped"; exit 1 on failure.
 set -u
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=tests/lib.sh
+# shellcheck source=../lib.sh
 . "$HERE/../lib.sh"
 t_build_dir BUILD_DIR "$@"
 B=$BUILD
@@ -113,9 +113,11 @@ variant() { # NAME EXPECT SETTINGS
 	local name=$1 expect=$2 settings=$3 out
 	out=$(PRELOAD_TEST_ONLY='^prog_[a-z]*$' PRELOAD_TEST_SHIM_ENV="$settings" \
 		PRELOAD_TEST_EXPECT=$expect "$HERE/../preload/run.sh" "$B" 2>&1)
-	local last=$(echo "$out" | tail -1)
+	local last
+	last=$(echo "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed' | tail -1)
 	case "$last" in
 	*" 0 failed"*) ok "differential $name ($last)" ;;
+	"") fail "differential $name" "no summary line: $(echo "$out" | tail -1)" ;;
 	*) fail "differential $name" "$(echo "$out" | grep FAIL | head -3)" ;;
 	esac
 }

@@ -35,7 +35,7 @@
 set -u
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=tests/lib.sh
+# shellcheck source=../lib.sh
 . "$HERE/../lib.sh"
 t_build_dir BUILD_DIR "$@"
 LIB=$BUILD/libmmapio_preload.so
@@ -83,9 +83,9 @@ run_side() {
 	rm -rf "$W"
 	mkdir -p "$W"
 	rm -f "$STATS"
+	RUN=$TMP/run-$mode
 	(
 		cd "$W" || exit 99
-		RUN=$TMP/run-$mode
 		"$fn"
 	) > "$out" 2>&1
 	local rc=$?
@@ -157,7 +157,8 @@ check_case() {
 	elif [ $rc != 0 ]; then
 		fail "$case" "identical output, but stats are malformed: $st (see $OUT/$case.stats.jsonl)"
 	else
-		local served=$(sval "$st" served) note=""
+		local served note=""
+		served=$(sval "$st" served)
 		if [ ${#names[@]} -gt 0 ]; then
 			local n v nserved=0
 			for n in "${names[@]}"; do
@@ -207,7 +208,9 @@ check_case() {
 # ---------------------------------------------------------------- programs
 progs=()
 for p in "$PROGS"/prog_*; do
-	[ -f "$p" ] && [ -x "$p" ] || continue
+	if [ ! -f "$p" ] || [ ! -x "$p" ]; then
+		continue
+	fi
 	case ${p##*/} in
 	prog_execchild | prog_execchild.*) continue ;; # helper of prog_procs, not a test
 	*.c | *.o | *.d) continue ;;

@@ -6,10 +6,11 @@
 #
 # Prints "ok NAME" or "FAIL NAME: why" per case and ends with one line
 # "N passed, M failed". Exit status 1 if anything failed. About 10-20 s.
+# shellcheck disable=SC2016 # check's conditions are strings that eval expands when it runs them
 set -u
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=tests/lib.sh
+# shellcheck source=../lib.sh
 . "$HERE/../lib.sh"
 t_build_dir BUILD_DIR "$@"
 ROOT=$(cd "$HERE/../.." && pwd)
