@@ -801,19 +801,6 @@ static int read_stats(const char *path, uint64_t *served, uint64_t *pass)
 	return lines ? 0 : -1;
 }
 
-static void read_first_line(const char *path, char *out, size_t cap)
-{
-	FILE *f = fopen(path, "r");
-	snprintf(out, cap, "?");
-	if (!f)
-		return;
-	if (fgets(out, (int)cap, f))
-		out[strcspn(out, "\n")] = 0;
-	fclose(f);
-}
-
-
-
 static int make_small_files(void)
 {
 	struct bench_rng rng;
@@ -995,21 +982,6 @@ static void usage(FILE *f)
 		"       shim arms\n");
 }
 
-static void json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if (ch == '"' || ch == '\\')
-			fprintf(f, "\\%c", ch);
-		else if (ch < 0x20)
-			fprintf(f, "\\u%04x", ch);
-		else
-			fputc(ch, f);
-	}
-	fputc('"', f);
-}
-
 static void json_num(FILE *f, double v)
 {
 	if (isnan(v) || isinf(v))
@@ -1130,7 +1102,7 @@ int main(int argc, char **argv)
 	if (uname(&un) != 0)
 		snprintf(un.release, sizeof(un.release), "?");
 	bench_cpu_model(cpu, sizeof(cpu));
-	read_first_line("/sys/kernel/mm/transparent_hugepage/enabled", thp, sizeof(thp));
+	bench_read_first_line("/sys/kernel/mm/transparent_hugepage/enabled", thp, sizeof(thp));
 	printf("mmapio LD_PRELOAD shim benchmark%s\n", o.quick ? " --quick" : "");
 	printf("  kernel     : %s %s %s\n", un.sysname, un.release, un.machine);
 	printf("  cpu        : %s (%ld online)\n", cpu, sysconf(_SC_NPROCESSORS_ONLN));
@@ -1382,9 +1354,9 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		fprintf(f, "{\"bench\":\"bench_shim\",\"kernel\":");
-		json_str(f, un.release);
+		bench_json_str(f, un.release);
 		fprintf(f, ",\"cpu\":");
-		json_str(f, cpu);
+		bench_json_str(f, cpu);
 		fprintf(f, ",\"ncpu\":%ld,\"quick\":%s,\"rounds\":%d,\"loop_ms\":%.1f,"
 			   "\"slices\":%d,\"statistic\":\"%s\",\"dependent\":%s,"
 			   "\"stats_in_timed\":%s,\"rows\":[",
@@ -1395,9 +1367,9 @@ int main(int argc, char **argv)
 			const struct row *r = &rows[sel[i]];
 			struct result *rs = &res[sel[i]];
 			fprintf(f, "%s{\"key\":", i ? "," : "");
-			json_str(f, r->key);
+			bench_json_str(f, r->key);
 			fprintf(f, ",\"name\":");
-			json_str(f, r->name);
+			bench_json_str(f, r->name);
 			fprintf(f, ",\"table\":%d,\"unit\":\"ns/op\",\"display_unit\":\"%s\",\"arms\":{", r->table, r->unit);
 			int first = 1;
 			for (int a = 0; a < NARMS; a++) {
@@ -1416,13 +1388,13 @@ int main(int argc, char **argv)
 					json_num(f, rs->s[a][k]);
 				}
 				fprintf(f, "],\"failure\":");
-				json_str(f, rs->fail[a]);
+				bench_json_str(f, rs->fail[a]);
 				if (rs->chk[a].ran) {
 					fprintf(f, ",\"check\":{\"served_calls\":%llu,"
 						   "\"passthrough_calls\":%llu,\"failure\":",
 						(unsigned long long)rs->chk[a].served,
 						(unsigned long long)rs->chk[a].passthrough);
-					json_str(f, rs->chk[a].fail);
+					bench_json_str(f, rs->chk[a].fail);
 					fprintf(f, "}");
 				}
 				fprintf(f, "}");
