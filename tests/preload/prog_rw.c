@@ -14,6 +14,8 @@
 
 static int g_varflags; /* non-constant open flags: makes fortified builds call __open_2 */
 static volatile int g_neg = -1, g_big = IOV_MAX + 1; /* opaque bad iovcnt values */
+/* The sections' buffer: an array, so that fortified builds know its size (__read_chk, ...). */
+static unsigned char buf[65536];
 
 static void sec(const char *s) { printf("== %s\n", s); }
 
@@ -59,13 +61,8 @@ static void wpat(unsigned char *b, size_t n, int tag)
 		b[i] = (unsigned char)('A' + (tag + i) % 26);
 }
 
-int main(int argc, char **argv)
+static void sec_create(void)
 {
-	t_init(argc, argv);
-	g_varflags = argc > 100 ? O_CREAT : 0;
-	unsigned char buf[65536];
-	long long r;
-
 	sec("create");
 	int fd = (int)CK(open("a.bin", O_CREAT | O_TRUNC | O_RDWR, 0644), "open(a.bin, CREAT|TRUNC|RDWR)");
 	{
@@ -79,9 +76,12 @@ int main(int argc, char **argv)
 	state("a", fd);
 	CK(close(fd), "close");
 	SAY("expected fnv of a.bin: %016llx\n", (unsigned long long)gen_fnv(1, 0, 16234));
+}
 
+static int sec_read(void)
+{
 	sec("read");
-	fd = (int)CK(open("a.bin", O_RDONLY), "open(a.bin, RDONLY)");
+	int fd = (int)CK(open("a.bin", O_RDONLY), "open(a.bin, RDONLY)");
 	rd(fd, 100, "r1");
 	state("a", fd);
 	rd(fd, 4096, "r2");
@@ -117,12 +117,16 @@ int main(int argc, char **argv)
 		/* full file with a large heap buffer (plain read symbol even when fortified) */
 		unsigned char *big = malloc(1 << 20);
 		CK(lseek(fd, 0, SEEK_SET), "lseek 0");
-		r = CK(read(fd, big, 1 << 20), "read 1MiB buffer");
+		long long r = CK(read(fd, big, 1 << 20), "read 1MiB buffer");
 		SAY("  fnv=%016llx\n", (unsigned long long)fnv(big, r > 0 ? (size_t)r : 0));
 		free(big);
 		state("a", fd);
 	}
+	return fd;
+}
 
+static void sec_pread(int fd)
+{
 	sec("pread");
 	CK(lseek(fd, 123, SEEK_SET), "lseek 123");
 	prd(fd, 100, 0, "p0");
@@ -134,68 +138,73 @@ int main(int argc, char **argv)
 	prd(fd, 0, 5, "pzero");
 	prd(fd, 65536, 0, "pall");
 	state("a (off must still be 123)", fd);
-	r = CK(pread64(fd, buf, rd_cap - 65203, 7777), "pread64 333 @7777 (__pread64_chk when fortified)");
+	long long r = CK(pread64(fd, buf, rd_cap - 65203, 7777), "pread64 333 @7777 (__pread64_chk when fortified)");
 	SAY("  fnv=%016llx\n", (unsigned long long)fnv(buf, r > 0 ? (size_t)r : 0));
 	CK(pread64(fd, buf, 10, -4096), "pread64 @-4096");
 	CK(pread64(fd, buf, 10, (off_t)1 << 40), "pread64 @1TiB");
 	state("a", fd);
+}
 
+static void sec_readv(int fd)
+{
 	sec("readv family");
-	{
-		size_t l3[3] = {10, 4000, 20000};
-		size_t l2[2] = {1000, 3000};
-		size_t lz[3] = {100, 0, 100};
-		CK(lseek(fd, 0, SEEK_SET), "lseek 0");
-		rdv(fd, l3, 3, 0, 0, "v1");
-		state("a", fd);
-		rdv(fd, l2, 2, 0, 0, "v-eof");
-		CK(lseek(fd, 50, SEEK_SET), "lseek 50");
-		rdv(fd, lz, 3, 0, 0, "v-zero-len-middle");
-		state("a", fd);
-		rdv(fd, l2, 0, 0, 0, "v-iovcnt0");
-		rdv(fd, l2, 2, 5000, 1, "pv");
-		rdv(fd, l2, 2, 16000, 1, "pv-short");
-		rdv(fd, l2, 2, 17000, 1, "pv-past");
-		rdv(fd, l2, 2, -1, 1, "pv-neg");
-		rdv(fd, l2, 2, 9000, 3, "pv64");
-		state("a (off 250)", fd);
-		rdv(fd, l2, 2, 300, 2, "pv2@300");
-		state("a (off 250)", fd);
-		rdv(fd, l2, 2, -1, 2, "pv2@-1 uses+advances offset");
-		state("a (off 4250)", fd);
-		rdv(fd, l2, 2, -1, 4, "pv64v2@-1");
-		state("a", fd);
-		rdv(fd, l2, 2, -2, 2, "pv2@-2");
-		struct iovec iv = {buf, 10};
-		CK(preadv2(fd, &iv, 1, 0, 0x40000000), "preadv2 bad flag");
-		CK(readv(fd, &iv, g_neg), "readv iovcnt -1");
-		CK(readv(fd, &iv, g_big), "readv iovcnt IOV_MAX+1");
-		state("a", fd);
-	}
+	size_t l3[3] = {10, 4000, 20000};
+	size_t l2[2] = {1000, 3000};
+	size_t lz[3] = {100, 0, 100};
+	CK(lseek(fd, 0, SEEK_SET), "lseek 0");
+	rdv(fd, l3, 3, 0, 0, "v1");
+	state("a", fd);
+	rdv(fd, l2, 2, 0, 0, "v-eof");
+	CK(lseek(fd, 50, SEEK_SET), "lseek 50");
+	rdv(fd, lz, 3, 0, 0, "v-zero-len-middle");
+	state("a", fd);
+	rdv(fd, l2, 0, 0, 0, "v-iovcnt0");
+	rdv(fd, l2, 2, 5000, 1, "pv");
+	rdv(fd, l2, 2, 16000, 1, "pv-short");
+	rdv(fd, l2, 2, 17000, 1, "pv-past");
+	rdv(fd, l2, 2, -1, 1, "pv-neg");
+	rdv(fd, l2, 2, 9000, 3, "pv64");
+	state("a (off 250)", fd);
+	rdv(fd, l2, 2, 300, 2, "pv2@300");
+	state("a (off 250)", fd);
+	rdv(fd, l2, 2, -1, 2, "pv2@-1 uses+advances offset");
+	state("a (off 4250)", fd);
+	rdv(fd, l2, 2, -1, 4, "pv64v2@-1");
+	state("a", fd);
+	rdv(fd, l2, 2, -2, 2, "pv2@-2");
+	struct iovec iv = {buf, 10};
+	CK(preadv2(fd, &iv, 1, 0, 0x40000000), "preadv2 bad flag");
+	CK(readv(fd, &iv, g_neg), "readv iovcnt -1");
+	CK(readv(fd, &iv, g_big), "readv iovcnt IOV_MAX+1");
+	state("a", fd);
+}
 
+static void sec_ebadf(int fd)
+{
 	sec("EBADF");
 	CK(close(fd), "close");
-	{
-		struct iovec iv = {buf, 10};
-		struct stat st;
-		CK(read(fd, buf, 10), "read closed");
-		CK(pread(fd, buf, 10, 0), "pread closed");
-		CK(readv(fd, &iv, 1), "readv closed");
-		CK(preadv(fd, &iv, 1, 0), "preadv closed");
-		CK(write(fd, buf, 10), "write closed");
-		CK(lseek(fd, 0, SEEK_SET), "lseek closed");
-		CK(fstat(fd, &st), "fstat closed");
-		CK(fsync(fd), "fsync closed");
-		CK(close(fd), "close closed");
-		CK(read(-1, buf, 10), "read fd -1");
-		CK(read(1000, buf, 10), "read fd 1000");
-		CK(pread(-5, buf, 10, 0), "pread fd -5");
-	}
+	struct iovec iv = {buf, 10};
+	struct stat st;
+	CK(read(fd, buf, 10), "read closed");
+	CK(pread(fd, buf, 10, 0), "pread closed");
+	CK(readv(fd, &iv, 1), "readv closed");
+	CK(preadv(fd, &iv, 1, 0), "preadv closed");
+	CK(write(fd, buf, 10), "write closed");
+	CK(lseek(fd, 0, SEEK_SET), "lseek closed");
+	CK(fstat(fd, &st), "fstat closed");
+	CK(fsync(fd), "fsync closed");
+	CK(close(fd), "close closed");
+	CK(read(-1, buf, 10), "read fd -1");
+	CK(read(1000, buf, 10), "read fd 1000");
+	CK(pread(-5, buf, 10, 0), "pread fd -5");
+}
 
+static void sec_write(void)
+{
 	sec("write in place and extending");
 	mkfile("b.bin", 8292, 2);
 	int rfd = (int)CK(open("b.bin", O_RDONLY), "open(b.bin, RDONLY) reader");
-	fd = (int)CK(open("b.bin", O_RDWR), "open(b.bin, RDWR)");
+	int fd = (int)CK(open("b.bin", O_RDWR), "open(b.bin, RDWR)");
 	wpat(buf, 200, 0);
 	CK(write(fd, buf, 100), "write 100 @0 in place");
 	state("b", fd);
@@ -254,10 +263,13 @@ int main(int argc, char **argv)
 	CK(fsync(fd), "fsync on RDONLY");
 	CK(fdatasync(fd), "fdatasync on RDONLY");
 	CK(close(fd), "close");
+}
 
+static void sec_append(void)
+{
 	sec("O_APPEND");
 	mkfile("c.bin", 5000, 3);
-	fd = (int)CK(open("c.bin", O_RDWR | O_APPEND), "open(c.bin, RDWR|APPEND)");
+	int fd = (int)CK(open("c.bin", O_RDWR | O_APPEND), "open(c.bin, RDWR|APPEND)");
 	state("c", fd);
 	rd(fd, 100, "c read from 0");
 	wpat(buf, 64, 6);
@@ -293,12 +305,15 @@ int main(int argc, char **argv)
 	CK(read(fd, buf, 10), "read on WRONLY");
 	state("c2", fd);
 	CK(close(fd), "close");
+}
 
+static void sec_wronly(void)
+{
 	sec("O_WRONLY");
 	mkfile("w.bin", 10000, 4);
-	rfd = (int)CK(open("w.bin", O_RDONLY), "open(w.bin, RDONLY)");
+	int rfd = (int)CK(open("w.bin", O_RDONLY), "open(w.bin, RDONLY)");
 	rd(rfd, 10, "reader");
-	fd = (int)CK(open("w.bin", O_WRONLY), "open(w.bin, WRONLY)");
+	int fd = (int)CK(open("w.bin", O_WRONLY), "open(w.bin, WRONLY)");
 	wpat(buf, 100, 7);
 	CK(write(fd, buf, 100), "write 100 in place");
 	CK(read(fd, buf, 10), "read on WRONLY");
@@ -317,9 +332,12 @@ int main(int argc, char **argv)
 	CK(sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE), "sync_file_range");
 	CK(close(fd), "close writer");
 	CK(close(rfd), "close reader");
+}
 
+static void sec_fsync(void)
+{
 	sec("fsync after writes");
-	fd = (int)CK(open("b.bin", O_RDWR), "open(b.bin, RDWR)");
+	int fd = (int)CK(open("b.bin", O_RDWR), "open(b.bin, RDWR)");
 	CK(pwrite(fd, "hello", 5, 10), "pwrite in place");
 	CK(fsync(fd), "fsync");
 	CK(pwrite(fd, "world", 5, 20), "pwrite in place");
@@ -327,98 +345,103 @@ int main(int argc, char **argv)
 	CK(syncfs(fd), "syncfs");
 	whole("b", fd);
 	CK(close(fd), "close");
+}
 
+static void sec_several_files(void)
+{
 	sec("several files at once");
-	{
-		const char *names[5] = {"m0.bin", "m1.bin", "m2.bin", "m3.bin", "m4.bin"};
-		int fds[5];
-		uint64_t h[5];
-		long long tot[5];
+	const char *names[5] = {"m0.bin", "m1.bin", "m2.bin", "m3.bin", "m4.bin"};
+	int fds[5];
+	uint64_t h[5];
+	long long tot[5];
+	for (int i = 0; i < 5; i++) {
+		mkfile(names[i], 3000 + 7000 * (size_t)i, 10 + (uint64_t)i);
+		fds[i] = (int)CK(open(names[i], O_RDONLY), "open(%s)", names[i]);
+		h[i] = FNV_INIT;
+		tot[i] = 0;
+	}
+	int live = 5;
+	while (live) {
+		live = 0;
 		for (int i = 0; i < 5; i++) {
-			mkfile(names[i], 3000 + 7000 * (size_t)i, 10 + (uint64_t)i);
-			fds[i] = (int)CK(open(names[i], O_RDONLY), "open(%s)", names[i]);
-			h[i] = FNV_INIT;
-			tot[i] = 0;
-		}
-		int live = 5;
-		while (live) {
-			live = 0;
-			for (int i = 0; i < 5; i++) {
-				ssize_t k = read(fds[i], buf, 777);
-				if (k > 0) {
-					h[i] = fnv_add(h[i], buf, (size_t)k);
-					tot[i] += k;
-					live++;
-				}
+			ssize_t k = read(fds[i], buf, 777);
+			if (k > 0) {
+				h[i] = fnv_add(h[i], buf, (size_t)k);
+				tot[i] += k;
+				live++;
 			}
 		}
-		for (int i = 0; i < 5; i++)
-			SAY("%s: %lld bytes fnv=%016llx expect=%016llx\n", names[i], tot[i], (unsigned long long)h[i],
-				(unsigned long long)gen_fnv(10 + (uint64_t)i, 0, 3000 + 7000 * (size_t)i));
-		CK(close(fds[2]), "close m2");
-		CK(close(fds[0]), "close m0");
-		int a = (int)CK(open("m4.bin", O_RDONLY), "open m4 again (reuses lowest fd)");
-		int b = (int)CK(open("m3.bin", O_RDONLY), "open m3 again");
-		rd(a, 100, "m4 second description");
-		state("m4 first description", fds[4]);
-		prd(b, 100, 0, "m3");
-		CK(close(a), "close");
-		CK(close(b), "close");
-		CK(close(fds[1]), "close");
-		CK(close(fds[3]), "close");
-		CK(close(fds[4]), "close");
 	}
+	for (int i = 0; i < 5; i++)
+		SAY("%s: %lld bytes fnv=%016llx expect=%016llx\n", names[i], tot[i], (unsigned long long)h[i],
+			(unsigned long long)gen_fnv(10 + (uint64_t)i, 0, 3000 + 7000 * (size_t)i));
+	CK(close(fds[2]), "close m2");
+	CK(close(fds[0]), "close m0");
+	int a = (int)CK(open("m4.bin", O_RDONLY), "open m4 again (reuses lowest fd)");
+	int b = (int)CK(open("m3.bin", O_RDONLY), "open m3 again");
+	rd(a, 100, "m4 second description");
+	state("m4 first description", fds[4]);
+	prd(b, 100, 0, "m3");
+	CK(close(a), "close");
+	CK(close(b), "close");
+	CK(close(fds[1]), "close");
+	CK(close(fds[3]), "close");
+	CK(close(fds[4]), "close");
+}
 
+static void sec_many_fds(void)
+{
 	sec("many descriptors, high descriptor numbers");
-	{
-		struct rlimit rl;
-		getrlimit(RLIMIT_NOFILE, &rl);
-		rlim_t want = rl.rlim_max < 70000 ? rl.rlim_max : 70000;
-		rl.rlim_cur = want;
-		SAY("raise RLIMIT_NOFILE to %s\n", setrlimit(RLIMIT_NOFILE, &rl) == 0 ? "min(hard, 70000)" : "failed");
-		static int fds[300];
-		int opened = 0, good = 0;
-		for (int i = 0; i < 300; i++) {
-			fds[i] = open(i % 2 ? "m1.bin" : "m3.bin", O_RDONLY);
-			if (fds[i] >= 0)
-				opened++;
-		}
-		SAY("300 opens: ok=%d first=%d last=%d\n", opened, fds[0], fds[299]);
-		for (int i = 0; i < 300; i++) {
-			ssize_t k = pread(fds[i], buf, 20000, 0);
-			if (k == (i % 2 ? 10000 : 20000))
-				good++;
-		}
-		SAY("300 preads right: %d\n", good);
-		for (int i = 0; i < 300; i++)
-			close(fds[i]);
-		fd = (int)CK(open("a.bin", O_RDONLY), "open a.bin");
-		rd(fd, 10, "low");
-		int h1 = (int)CK(dup2(fd, 4000), "dup2 to 4000");
-		rd(h1, 10, "fd4000");
-		int h2 = (int)CK(dup2(fd, 65000), "dup2 to 65000 (fails if the hard limit is lower)");
-		if (h2 >= 0) {
-			rd(h2, 10, "fd65000");
-			prd(h2, 10, 16230, "fd65000");
-			CK(close(h2), "close 65000");
-		}
-		state("low", fd);
-		CK(close(h1), "close 4000");
-		CK(close(fd), "close");
-		int h3 = (int)CK(fcntl(0, F_DUPFD, 3000), "F_DUPFD 3000 (stdin)");
-		if (h3 >= 0)
-			CK(close(h3), "close");
-		h3 = (int)CK(open("a.bin", O_RDONLY), "open after closing (lowest free)");
-		h1 = (int)CK(fcntl(h3, F_DUPFD, 5000), "F_DUPFD 5000");
-		CK(close(h3), "close low");
-		rd(h1, 100, "fd5000");
-		state("fd5000", h1);
-		CK(close(h1), "close");
+	struct rlimit rl;
+	getrlimit(RLIMIT_NOFILE, &rl);
+	rlim_t want = rl.rlim_max < 70000 ? rl.rlim_max : 70000;
+	rl.rlim_cur = want;
+	SAY("raise RLIMIT_NOFILE to %s\n", setrlimit(RLIMIT_NOFILE, &rl) == 0 ? "min(hard, 70000)" : "failed");
+	static int fds[300];
+	int opened = 0, good = 0;
+	for (int i = 0; i < 300; i++) {
+		fds[i] = open(i % 2 ? "m1.bin" : "m3.bin", O_RDONLY);
+		if (fds[i] >= 0)
+			opened++;
 	}
+	SAY("300 opens: ok=%d first=%d last=%d\n", opened, fds[0], fds[299]);
+	for (int i = 0; i < 300; i++) {
+		ssize_t k = pread(fds[i], buf, 20000, 0);
+		if (k == (i % 2 ? 10000 : 20000))
+			good++;
+	}
+	SAY("300 preads right: %d\n", good);
+	for (int i = 0; i < 300; i++)
+		close(fds[i]);
+	int fd = (int)CK(open("a.bin", O_RDONLY), "open a.bin");
+	rd(fd, 10, "low");
+	int h1 = (int)CK(dup2(fd, 4000), "dup2 to 4000");
+	rd(h1, 10, "fd4000");
+	int h2 = (int)CK(dup2(fd, 65000), "dup2 to 65000 (fails if the hard limit is lower)");
+	if (h2 >= 0) {
+		rd(h2, 10, "fd65000");
+		prd(h2, 10, 16230, "fd65000");
+		CK(close(h2), "close 65000");
+	}
+	state("low", fd);
+	CK(close(h1), "close 4000");
+	CK(close(fd), "close");
+	int h3 = (int)CK(fcntl(0, F_DUPFD, 3000), "F_DUPFD 3000 (stdin)");
+	if (h3 >= 0)
+		CK(close(h3), "close");
+	h3 = (int)CK(open("a.bin", O_RDONLY), "open after closing (lowest free)");
+	h1 = (int)CK(fcntl(h3, F_DUPFD, 5000), "F_DUPFD 5000");
+	CK(close(h3), "close low");
+	rd(h1, 100, "fd5000");
+	state("fd5000", h1);
+	CK(close(h1), "close");
+}
 
+static void sec_own_mmap(void)
+{
 	sec("own mmap of a served file");
 	mkfile("map.bin", 3 * 4096 + 100, 5);
-	fd = (int)CK(open("map.bin", O_RDWR), "open(map.bin, RDWR)");
+	int fd = (int)CK(open("map.bin", O_RDWR), "open(map.bin, RDWR)");
 	{
 		size_t len = 3 * 4096 + 100;
 		unsigned char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -444,9 +467,12 @@ int main(int argc, char **argv)
 		}
 	}
 	CK(close(fd), "close");
+}
 
+static void sec_open_entry_points(void)
+{
 	sec("open entry points");
-	fd = (int)CK(open("a.bin", O_RDONLY | g_varflags), "open var flags (__open_2 when fortified)");
+	int fd = (int)CK(open("a.bin", O_RDONLY | g_varflags), "open var flags (__open_2 when fortified)");
 	rd(fd, 50, "open");
 	CK(close(fd), "close");
 	fd = (int)CK(open64("a.bin", O_RDONLY | g_varflags), "open64 var flags");
@@ -485,12 +511,15 @@ int main(int argc, char **argv)
 	CK(pwrite(fd, "S", 1, 0), "pwrite in place");
 	whole("s", fd);
 	CK(close(fd), "close");
+}
 
+static void sec_trunc_while_open(void)
+{
 	sec("O_TRUNC while another description is open");
 	mkfile("t.bin", 9000, 6);
-	rfd = (int)CK(open("t.bin", O_RDONLY), "open reader");
+	int rfd = (int)CK(open("t.bin", O_RDONLY), "open reader");
 	rd(rfd, 100, "reader");
-	fd = (int)CK(open("t.bin", O_RDWR | O_TRUNC), "open RDWR|TRUNC");
+	int fd = (int)CK(open("t.bin", O_RDWR | O_TRUNC), "open RDWR|TRUNC");
 	state("t reader", rfd);
 	rd(rfd, 100, "reader after trunc");
 	prd(rfd, 100, 0, "reader after trunc");
@@ -499,6 +528,27 @@ int main(int argc, char **argv)
 	prd(rfd, 100, 0, "reader pread 0");
 	CK(close(fd), "close");
 	CK(close(rfd), "close");
+}
+
+int main(int argc, char **argv)
+{
+	t_init(argc, argv);
+	g_varflags = argc > 100 ? O_CREAT : 0;
+
+	sec_create();
+	int fd = sec_read();
+	sec_pread(fd);
+	sec_readv(fd);
+	sec_ebadf(fd); /* closes fd */
+	sec_write();
+	sec_append();
+	sec_wronly();
+	sec_fsync();
+	sec_several_files();
+	sec_many_fds();
+	sec_own_mmap();
+	sec_open_entry_points();
+	sec_trunc_while_open();
 
 	SAY("done\n");
 	return 0;
