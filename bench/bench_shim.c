@@ -19,13 +19,14 @@
  * variables in the driver's environment are passed on to the shim arms (to
  * try a tuning); MMAPIO_MODE and MMAPIO_STATS are set per arm.
  *
- * Table 1 (issue 3) - a program doing pread() on a hot 256 MiB file:
+ * Table 1 - the shim against the kernel and against a raw map, for a program
+ * doing pread() on a hot 256 MiB file:
  *   random preads of 64 B, 512 B, 4 KiB, 64 KiB (offsets aligned to the
  *   size), read() 4 KiB sequential (lseek to 0 at EOF), random 4 KiB preads
  *   from two threads (aggregate ns/op), and the cost the shim adds to a
  *   descriptor it does not track (pread of 1 byte from /dev/zero).
  *   speedup = baseline / shim, overhead = shim / limit.
- * Table 2 (issue 4) - never / always / auto side by side (and baseline):
+ * Table 2 - MMAPIO_MODE never / always / auto side by side (and baseline):
  *   (a) 2000 small files of 4-16 KiB opened, read with read() in 64 KiB
  *       buffers and closed, by 1 and by 2 threads (per file);
  *   (b) the 256 MiB file read sequentially with 1 MiB read()s (per pass),
@@ -117,7 +118,7 @@ static const char *const wl_name[NWL] = { "pread", "readseq", "devzero", "smallf
 					  "bigseq", "bigopen" };
 
 struct row {
-	int table; /* 1: issue 3, 2: issue 4 */
+	int table; /* 1: shim against kernel and raw map, 2: MMAPIO_MODE side by side */
 	const char *key, *name;
 	int wl;
 	size_t len;
@@ -134,29 +135,29 @@ struct row {
 #define T1_ARMS (B(A_BASE) | B(A_ALWAYS) | B(A_LIMIT))
 #define T2_ARMS (B(A_BASE) | B(A_NEVER) | B(A_ALWAYS) | B(A_AUTO))
 static const struct row rows[] = {
-	{ 1, "i3.pread_64", "pread 64 B random", WL_PREAD, 64, 1, T1_ARMS, 15, 1, B(A_ALWAYS), 0,
+	{ 1, "shim.pread_64", "pread 64 B random", WL_PREAD, 64, 1, T1_ARMS, 15, 1, B(A_ALWAYS), 0,
 	  "ns/op", 1 },
-	{ 1, "i3.pread_512", "pread 512 B random", WL_PREAD, 512, 1, T1_ARMS, 0, 1, B(A_ALWAYS),
+	{ 1, "shim.pread_512", "pread 512 B random", WL_PREAD, 512, 1, T1_ARMS, 0, 1, B(A_ALWAYS),
 	  0, "ns/op", 1 },
-	{ 1, "i3.pread_4k", "pread 4 KiB random", WL_PREAD, 4096, 1, T1_ARMS, 1.8, 1, B(A_ALWAYS),
+	{ 1, "shim.pread_4k", "pread 4 KiB random", WL_PREAD, 4096, 1, T1_ARMS, 1.8, 1, B(A_ALWAYS),
 	  0, "ns/op", 1 },
-	{ 1, "i3.pread_64k", "pread 64 KiB random", WL_PREAD, 65536, 1, T1_ARMS, 0, 1,
+	{ 1, "shim.pread_64k", "pread 64 KiB random", WL_PREAD, 65536, 1, T1_ARMS, 0, 1,
 	  B(A_ALWAYS), 0, "ns/op", 1 },
-	{ 1, "i3.read_seq_4k", "read 4 KiB sequential", WL_READSEQ, 4096, 1, T1_ARMS, 0, 1,
+	{ 1, "shim.read_seq_4k", "read 4 KiB sequential", WL_READSEQ, 4096, 1, T1_ARMS, 0, 1,
 	  B(A_ALWAYS), 0, "ns/op", 1 },
-	{ 1, "i3.pread_4k_2t", "pread 4 KiB random, 2 threads", WL_PREAD, 4096, 2, T1_ARMS, 0, 1,
+	{ 1, "shim.pread_4k_2t", "pread 4 KiB random, 2 threads", WL_PREAD, 4096, 2, T1_ARMS, 0, 1,
 	  B(A_ALWAYS), 0, "ns/op", 1 },
-	{ 1, "i3.devzero", "pread 1 B /dev/zero (untracked fd)", WL_DEVZERO, 1, 1,
+	{ 1, "shim.devzero", "pread 1 B /dev/zero (untracked fd)", WL_DEVZERO, 1, 1,
 	  B(A_BASE) | B(A_ALWAYS), 0, 0, 0, B(A_ALWAYS), "ns/op", 1 },
-	{ 2, "i4.small_1t", "(a) 2000 small files, 1 thread", WL_SMALL, 65536, 1, T2_ARMS, 0, 0,
+	{ 2, "mode.small_1t", "(a) 2000 small files, 1 thread", WL_SMALL, 65536, 1, T2_ARMS, 0, 0,
 	  B(A_ALWAYS), B(A_NEVER), "us/file", 1e3 },
-	{ 2, "i4.small_2t", "(a) 2000 small files, 2 threads", WL_SMALL, 65536, 2, T2_ARMS, 0, 0,
+	{ 2, "mode.small_2t", "(a) 2000 small files, 2 threads", WL_SMALL, 65536, 2, T2_ARMS, 0, 0,
 	  B(A_ALWAYS), B(A_NEVER), "us/file", 1e3 },
-	{ 2, "i4.seq_1m", "(b) 256 MiB open+read() 1 MiB+close", WL_BIGOPEN, 1u << 20, 1, T2_ARMS,
+	{ 2, "mode.seq_1m", "(b) 256 MiB open+read() 1 MiB+close", WL_BIGOPEN, 1u << 20, 1, T2_ARMS,
 	  0, 0, B(A_ALWAYS), B(A_NEVER), "ms/pass", 1e6 },
-	{ 2, "i4.seq_1m_fd", "(b) same, fd kept open, lseek 0", WL_BIGSEQ, 1u << 20, 1, T2_ARMS,
+	{ 2, "mode.seq_1m_fd", "(b) same, fd kept open, lseek 0", WL_BIGSEQ, 1u << 20, 1, T2_ARMS,
 	  0, 0, B(A_ALWAYS), B(A_NEVER), "ms/pass", 1e6 },
-	{ 2, "i4.pread_4k", "(c) 256 MiB pread 4 KiB random", WL_PREAD, 4096, 1, T2_ARMS, 0, 0,
+	{ 2, "mode.pread_4k", "(c) 256 MiB pread 4 KiB random", WL_PREAD, 4096, 1, T2_ARMS, 0, 0,
 	  B(A_ALWAYS) | B(A_AUTO), B(A_NEVER), "ns/op", 1 },
 };
 #define NROWS (sizeof(rows) / sizeof(rows[0]))
@@ -1243,7 +1244,7 @@ static void timed_rounds(struct run *run)
 /* Table 1: the shim against the kernel (speedup) and against a raw map (overhead). */
 static void print_table1(struct run *run)
 {
-	const char *h1[] = { "issue 3: pread on a hot 256 MiB file", "baseline", "shim", "limit",
+	const char *h1[] = { "pread on a hot 256 MiB file", "baseline", "shim", "limit",
 			     "speedup", "target", "overhead", "target", "spread", "served" };
 	const char *cells[MAXCELLS];
 	size_t nrow = 0, nc1 = sizeof(h1) / sizeof(h1[0]), ci = 0;
@@ -1297,10 +1298,11 @@ static void print_table1(struct run *run)
 		nrow++;
 	}
 	if (nrow) {
-		printf("\nTable 1 (issue 3): ns per call, median of %d rounds. speedup = "
-		       "baseline/shim, overhead = shim/limit,\n"
-		       "  each the median of the per-round ratios (the arms of a row run back to "
-		       "back)\n"
+		printf("\nTable 1, the shim against the kernel and a raw map: ns per call, median of "
+		       "%d rounds.\n"
+		       "  speedup = baseline/shim, overhead = shim/limit, each the median of the "
+		       "per-round ratios\n"
+		       "  (the arms of a row run back to back)\n"
 		       "  baseline: no shim; shim: LD_PRELOAD, MMAPIO_MODE=always; limit: memcpy "
 		       "from the program's own mmap\n"
 		       "  spread: largest (max-min)/median over the arms; served: share of the "
@@ -1312,7 +1314,7 @@ static void print_table1(struct run *run)
 /* Table 2: MMAPIO_MODE never / always / auto side by side. */
 static void print_table2(struct run *run)
 {
-	const char *h2[] = { "issue 4: MMAPIO_MODE side by side", "unit", "baseline", "never",
+	const char *h2[] = { "workload", "unit", "baseline", "never",
 			     "always", "auto", "auto/better", "target", "spread",
 			     "served never/always/auto" };
 	const char *cells[MAXCELLS];
@@ -1362,7 +1364,7 @@ static void print_table2(struct run *run)
 		nrow++;
 	}
 	if (nrow) {
-		printf("\nTable 2 (issue 4): median of %d rounds, all modes under the shim "
+		printf("\nTable 2, MMAPIO_MODE side by side: median of %d rounds, all modes under the shim "
 		       "(baseline: no shim)\n"
 		       "  auto/better: median of the per-round ratios auto / the better of never "
 		       "and always (by median)\n"

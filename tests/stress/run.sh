@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The reliability suite of libmmapio_preload.so (issue 6).
+# The reliability suite of libmmapio_preload.so.
 #
 #   tests/stress/run.sh BUILD_DIR [--long]
 #
