@@ -5,7 +5,9 @@
 #   t_build_dir USAGE "$@"  BUILD = the absolute path of $1 (the build directory);
 #                           with no $1, "usage: $0 USAGE" and exit 2
 #   t_clean_env             no inherited LD_PRELOAD or MMAPIO_* variable; LC_ALL=C
-#   t_tmpdir NAME           TMP = a new directory ${TMPDIR:-/tmp}/mmapio-NAME.XXXXXX,
+#   t_tmpdir NAME           TMP = a new directory ${TMPDIR:-/tmp}/mmapio-NAME.XXXXXX, made
+#                           the current directory (whatever a test writes to a
+#                           relative path lands there, not in the checkout) and
 #                           removed at exit by a trap (normal exit, exit on error,
 #                           SIGINT, SIGTERM, SIGHUP). Kept, and its path printed on
 #                           stderr, when T_KEEP=1, or when T_KEEP_ON_FAIL=1 and a
@@ -47,6 +49,7 @@ t_clean_env() {
 
 t_tmpdir() {
 	TMP=$(mktemp -d "${TMPDIR:-/tmp}/mmapio-$1.XXXXXX") || { echo "$0: mktemp failed" >&2; exit 2; }
+	cd "$TMP" || exit 2
 	trap t_exit EXIT
 	trap 'exit 130' INT
 	trap 'exit 143' TERM

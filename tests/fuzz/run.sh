@@ -9,4 +9,4 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/../lib.sh"
 t_build_dir BUILD_DIR "$@"
 t_tmpdir fuzz
-cd "$TMP" && "$BUILD/tests/fuzz-replay" "$HERE/corpus"
+"$BUILD/tests/fuzz-replay" "$HERE/corpus"
