@@ -338,35 +338,6 @@ static void print_vma(const char *label, const void *addr)
 	       rss / 1024.0, pmd / 1024.0);
 }
 
-static void read_first_line(const char *path, char *out, size_t cap)
-{
-	FILE *f = fopen(path, "r");
-
-	snprintf(out, cap, "?");
-	if (!f)
-		return;
-	if (fgets(out, (int)cap, f))
-		out[strcspn(out, "\n")] = 0;
-	fclose(f);
-}
-
-
-
-static void json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if (ch == '"' || ch == '\\')
-			fprintf(f, "\\%c", ch);
-		else if (ch < 0x20)
-			fprintf(f, "\\u%04x", ch);
-		else
-			fputc(ch, f);
-	}
-	fputc('"', f);
-}
-
 /* ---- one row ---------------------------------------------------------- */
 
 static void run_row(struct ctx *c, const struct row_spec *rs, uint32_t ops, uint32_t rounds,
@@ -546,7 +517,7 @@ int main(int argc, char **argv)
 	if (uname(&un) != 0)
 		snprintf(un.release, sizeof(un.release), "?");
 	bench_cpu_model(cpu, sizeof(cpu));
-	read_first_line("/sys/kernel/mm/transparent_hugepage/enabled", thp, sizeof(thp));
+	bench_read_first_line("/sys/kernel/mm/transparent_hugepage/enabled", thp, sizeof(thp));
 	printf("libmmapio core benchmark (mmapio %d.%d)%s%s\n", MMAPIO_VERSION_MAJOR,
 	       MMAPIO_VERSION_MINOR, quick ? " --quick" : "", dep ? " --dependent" : "");
 	printf("  kernel     : %s %s\n", un.release, un.machine);
@@ -723,18 +694,18 @@ int main(int argc, char **argv)
 				"  \"read_mode\": \"%s\",\n",
 				quick ? "true" : "false", dep ? "dependent" : "independent");
 			fprintf(f, "  \"machine\": {\"kernel\": ");
-			json_str(f, un.release);
+			bench_json_str(f, un.release);
 			fprintf(f, ", \"arch\": ");
-			json_str(f, un.machine);
+			bench_json_str(f, un.machine);
 			fprintf(f, ", \"cpu\": ");
-			json_str(f, cpu);
+			bench_json_str(f, cpu);
 			fprintf(f, ", \"cpus\": %ld, \"page_size\": %ld, \"thp\": ",
 				sysconf(_SC_NPROCESSORS_ONLN), pgsz);
-			json_str(f, thp);
+			bench_json_str(f, thp);
 			fprintf(f, ", \"fs\": ");
-			json_str(f, bench_fs_name(bench_tmpdir()));
+			bench_json_str(f, bench_fs_name(bench_tmpdir()));
 			fprintf(f, "},\n  \"fault_method\": ");
-			json_str(f, mmapio_fault_method());
+			bench_json_str(f, mmapio_fault_method());
 			fprintf(f,
 				",\n  \"file_size\": %llu,\n  \"rounds\": %u,\n"
 				"  \"overhead_target\": %.2f,\n  \"rows\": [\n",

@@ -19,13 +19,14 @@
  * variables in the driver's environment are passed on to the shim arms (to
  * try a tuning); MMAPIO_MODE and MMAPIO_STATS are set per arm.
  *
- * Table 1 (issue 3) - a program doing pread() on a hot 256 MiB file:
+ * Table 1 - the shim against the kernel and against a raw map, for a program
+ * doing pread() on a hot 256 MiB file:
  *   random preads of 64 B, 512 B, 4 KiB, 64 KiB (offsets aligned to the
  *   size), read() 4 KiB sequential (lseek to 0 at EOF), random 4 KiB preads
  *   from two threads (aggregate ns/op), and the cost the shim adds to a
  *   descriptor it does not track (pread of 1 byte from /dev/zero).
  *   speedup = baseline / shim, overhead = shim / limit.
- * Table 2 (issue 4) - never / always / auto side by side (and baseline):
+ * Table 2 - MMAPIO_MODE never / always / auto side by side (and baseline):
  *   (a) 2000 small files of 4-16 KiB opened, read with read() in 64 KiB
  *       buffers and closed, by 1 and by 2 threads (per file);
  *   (b) the 256 MiB file read sequentially with 1 MiB read()s (per pass),
@@ -117,7 +118,7 @@ static const char *const wl_name[NWL] = { "pread", "readseq", "devzero", "smallf
 					  "bigseq", "bigopen" };
 
 struct row {
-	int table; /* 1: issue 3, 2: issue 4 */
+	int table; /* 1: shim against kernel and raw map, 2: MMAPIO_MODE side by side */
 	const char *key, *name;
 	int wl;
 	size_t len;
@@ -134,29 +135,29 @@ struct row {
 #define T1_ARMS (B(A_BASE) | B(A_ALWAYS) | B(A_LIMIT))
 #define T2_ARMS (B(A_BASE) | B(A_NEVER) | B(A_ALWAYS) | B(A_AUTO))
 static const struct row rows[] = {
-	{ 1, "i3.pread_64", "pread 64 B random", WL_PREAD, 64, 1, T1_ARMS, 15, 1, B(A_ALWAYS), 0,
+	{ 1, "shim.pread_64", "pread 64 B random", WL_PREAD, 64, 1, T1_ARMS, 15, 1, B(A_ALWAYS), 0,
 	  "ns/op", 1 },
-	{ 1, "i3.pread_512", "pread 512 B random", WL_PREAD, 512, 1, T1_ARMS, 0, 1, B(A_ALWAYS),
+	{ 1, "shim.pread_512", "pread 512 B random", WL_PREAD, 512, 1, T1_ARMS, 0, 1, B(A_ALWAYS),
 	  0, "ns/op", 1 },
-	{ 1, "i3.pread_4k", "pread 4 KiB random", WL_PREAD, 4096, 1, T1_ARMS, 1.8, 1, B(A_ALWAYS),
+	{ 1, "shim.pread_4k", "pread 4 KiB random", WL_PREAD, 4096, 1, T1_ARMS, 1.8, 1, B(A_ALWAYS),
 	  0, "ns/op", 1 },
-	{ 1, "i3.pread_64k", "pread 64 KiB random", WL_PREAD, 65536, 1, T1_ARMS, 0, 1,
+	{ 1, "shim.pread_64k", "pread 64 KiB random", WL_PREAD, 65536, 1, T1_ARMS, 0, 1,
 	  B(A_ALWAYS), 0, "ns/op", 1 },
-	{ 1, "i3.read_seq_4k", "read 4 KiB sequential", WL_READSEQ, 4096, 1, T1_ARMS, 0, 1,
+	{ 1, "shim.read_seq_4k", "read 4 KiB sequential", WL_READSEQ, 4096, 1, T1_ARMS, 0, 1,
 	  B(A_ALWAYS), 0, "ns/op", 1 },
-	{ 1, "i3.pread_4k_2t", "pread 4 KiB random, 2 threads", WL_PREAD, 4096, 2, T1_ARMS, 0, 1,
+	{ 1, "shim.pread_4k_2t", "pread 4 KiB random, 2 threads", WL_PREAD, 4096, 2, T1_ARMS, 0, 1,
 	  B(A_ALWAYS), 0, "ns/op", 1 },
-	{ 1, "i3.devzero", "pread 1 B /dev/zero (untracked fd)", WL_DEVZERO, 1, 1,
+	{ 1, "shim.devzero", "pread 1 B /dev/zero (untracked fd)", WL_DEVZERO, 1, 1,
 	  B(A_BASE) | B(A_ALWAYS), 0, 0, 0, B(A_ALWAYS), "ns/op", 1 },
-	{ 2, "i4.small_1t", "(a) 2000 small files, 1 thread", WL_SMALL, 65536, 1, T2_ARMS, 0, 0,
+	{ 2, "mode.small_1t", "(a) 2000 small files, 1 thread", WL_SMALL, 65536, 1, T2_ARMS, 0, 0,
 	  B(A_ALWAYS), B(A_NEVER), "us/file", 1e3 },
-	{ 2, "i4.small_2t", "(a) 2000 small files, 2 threads", WL_SMALL, 65536, 2, T2_ARMS, 0, 0,
+	{ 2, "mode.small_2t", "(a) 2000 small files, 2 threads", WL_SMALL, 65536, 2, T2_ARMS, 0, 0,
 	  B(A_ALWAYS), B(A_NEVER), "us/file", 1e3 },
-	{ 2, "i4.seq_1m", "(b) 256 MiB open+read() 1 MiB+close", WL_BIGOPEN, 1u << 20, 1, T2_ARMS,
+	{ 2, "mode.seq_1m", "(b) 256 MiB open+read() 1 MiB+close", WL_BIGOPEN, 1u << 20, 1, T2_ARMS,
 	  0, 0, B(A_ALWAYS), B(A_NEVER), "ms/pass", 1e6 },
-	{ 2, "i4.seq_1m_fd", "(b) same, fd kept open, lseek 0", WL_BIGSEQ, 1u << 20, 1, T2_ARMS,
+	{ 2, "mode.seq_1m_fd", "(b) same, fd kept open, lseek 0", WL_BIGSEQ, 1u << 20, 1, T2_ARMS,
 	  0, 0, B(A_ALWAYS), B(A_NEVER), "ms/pass", 1e6 },
-	{ 2, "i4.pread_4k", "(c) 256 MiB pread 4 KiB random", WL_PREAD, 4096, 1, T2_ARMS, 0, 0,
+	{ 2, "mode.pread_4k", "(c) 256 MiB pread 4 KiB random", WL_PREAD, 4096, 1, T2_ARMS, 0, 0,
 	  B(A_ALWAYS) | B(A_AUTO), B(A_NEVER), "ns/op", 1 },
 };
 #define NROWS (sizeof(rows) / sizeof(rows[0]))
@@ -801,19 +802,6 @@ static int read_stats(const char *path, uint64_t *served, uint64_t *pass)
 	return lines ? 0 : -1;
 }
 
-static void read_first_line(const char *path, char *out, size_t cap)
-{
-	FILE *f = fopen(path, "r");
-	snprintf(out, cap, "?");
-	if (!f)
-		return;
-	if (fgets(out, (int)cap, f))
-		out[strcspn(out, "\n")] = 0;
-	fclose(f);
-}
-
-
-
 static int make_small_files(void)
 {
 	struct bench_rng rng;
@@ -995,21 +983,6 @@ static void usage(FILE *f)
 		"       shim arms\n");
 }
 
-static void json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if (ch == '"' || ch == '\\')
-			fprintf(f, "\\%c", ch);
-		else if (ch < 0x20)
-			fprintf(f, "\\u%04x", ch);
-		else
-			fputc(ch, f);
-	}
-	fputc('"', f);
-}
-
 static void json_num(FILE *f, double v)
 {
 	if (isnan(v) || isinf(v))
@@ -1021,47 +994,51 @@ static void json_num(FILE *f, double v)
 #define MAXCELLS (NROWS * 12)
 static char cellbuf[MAXCELLS][160];
 
-int main(int argc, char **argv)
+/* One run of the driver: its options, the rows it measures and their results. */
+struct run {
+	struct opts o;
+	int sel[NROWS], nsel;
+	struct result res[NROWS];
+	int misses, crashes, notserved;
+	uint64_t t_start, budget;
+	struct utsname un;
+	char cpu[256];
+};
+
+/* The command line into o. Returns -1 to go on, else the exit status. */
+static int parse_args(int argc, char **argv, struct opts *o)
 {
-	struct opts o = { 0 };
-	static struct result res[NROWS];
-	int sel[NROWS], nsel = 0, misses = 0, crashes = 0, notserved = 0;
-	uint64_t t_start = bench_now_ns();
-
-	if (argc > 1 && !strcmp(argv[1], "--child"))
-		return child_main(argc, argv);
-
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!strcmp(a, "--quick")) {
-			o.quick = 1;
+			o->quick = 1;
 		} else if (!strcmp(a, "--check")) {
-			o.check = 1;
+			o->check = 1;
 		} else if (!strcmp(a, "--stats-in-timed")) {
-			o.stats_timed = 1;
+			o->stats_timed = 1;
 		} else if (!strcmp(a, "--dependent")) {
-			o.dep = 1;
+			o->dep = 1;
 		} else if (!strcmp(a, "--mean")) {
-			o.mean = 1;
+			o->mean = 1;
 		} else if (!strcmp(a, "--list")) {
-			o.list = 1;
+			o->list = 1;
 		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			usage(stdout);
 			return 0;
 		} else if (v && !strcmp(a, "--json")) {
-			o.json = v, i++;
+			o->json = v, i++;
 		} else if (v && !strcmp(a, "--rows")) {
-			o.rows = v, i++;
+			o->rows = v, i++;
 		} else if (v && !strcmp(a, "--rounds")) {
-			o.rounds = atoi(v), i++;
-			if (o.rounds < 1 || o.rounds > 64) {
+			o->rounds = atoi(v), i++;
+			if (o->rounds < 1 || o->rounds > 64) {
 				fprintf(stderr, "bench_shim: --rounds must be 1..64\n");
 				return 1;
 			}
 		} else if (v && !strcmp(a, "--ms")) {
-			o.ms = atof(v), i++;
-			if (!(o.ms >= 1 && o.ms <= 10000)) {
+			o->ms = atof(v), i++;
+			if (!(o->ms >= 1 && o->ms <= 10000)) {
 				fprintf(stderr, "bench_shim: --ms must be 1..10000\n");
 				return 1;
 			}
@@ -1071,34 +1048,38 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	if (!o.rounds)
-		o.rounds = o.quick ? 3 : 9;
-	if (!o.ms)
-		o.ms = o.quick ? 12 : 80;
-	g_slices = o.quick ? 3 : 5;
-	g_use_mean = o.mean;
-	g_dep = o.dep;
-	const uint64_t budget = (uint64_t)(o.ms * 1e6);
-	const uint64_t check_budget = budget < 5000000 ? budget : 5000000;
+	if (!o->rounds)
+		o->rounds = o->quick ? 3 : 9;
+	if (!o->ms)
+		o->ms = o->quick ? 12 : 80;
+	return -1;
+}
 
+/* The rows --rows selects (--list: print every row). Returns -1 to go on, else the exit status. */
+static int select_rows(struct run *run)
+{
 	for (size_t r = 0; r < NROWS; r++)
-		if (row_selected(&rows[r], o.rows))
-			sel[nsel++] = (int)r;
-	if (o.list) {
+		if (row_selected(&rows[r], run->o.rows))
+			run->sel[run->nsel++] = (int)r;
+	if (run->o.list) {
 		for (size_t r = 0; r < NROWS; r++)
 			printf("%-16s table %d  %s\n", rows[r].key, rows[r].table, rows[r].name);
 		return 0;
 	}
-	if (!nsel) {
-		fprintf(stderr, "bench_shim: no row matches '%s' (--list shows them)\n", o.rows);
+	if (!run->nsel) {
+		fprintf(stderr, "bench_shim: no row matches '%s' (--list shows them)\n", run->o.rows);
 		return 1;
 	}
+	return -1;
+}
 
-	/* the binary and the shim */
+/* The binary (re-executed as the child) and the shim: g_exe, g_preload. */
+static int find_binaries(void)
+{
 	ssize_t n = readlink("/proc/self/exe", g_exe, sizeof(g_exe) - 1);
 	if (n <= 0) {
 		fprintf(stderr, "bench_shim: readlink /proc/self/exe: %s\n", strerror(errno));
-		return 1;
+		return -1;
 	}
 	g_exe[n] = 0;
 	const char *pre = getenv("MMAPIO_PRELOAD");
@@ -1111,7 +1092,7 @@ int main(int argc, char **argv)
 		size_t dl = slash ? (size_t)(slash - g_exe) : 0;
 		if (dl + sizeof(rel) > sizeof(tmp)) {
 			fprintf(stderr, "bench_shim: path too long: %s\n", g_exe);
-			return 1;
+			return -1;
 		}
 		memcpy(tmp, g_exe, dl);
 		memcpy(tmp + dl, rel, sizeof(rel));
@@ -1121,27 +1102,31 @@ int main(int argc, char **argv)
 	if (access(g_preload, R_OK) != 0) {
 		fprintf(stderr, "bench_shim: shim not found at %s (build it with make, or set "
 				"MMAPIO_PRELOAD)\n", g_preload);
-		return 1;
+		return -1;
 	}
+	return 0;
+}
 
-	/* machine info */
-	struct utsname un;
-	char cpu[256], thp[256];
-	if (uname(&un) != 0)
-		snprintf(un.release, sizeof(un.release), "?");
-	bench_cpu_model(cpu, sizeof(cpu));
-	read_first_line("/sys/kernel/mm/transparent_hugepage/enabled", thp, sizeof(thp));
-	printf("mmapio LD_PRELOAD shim benchmark%s\n", o.quick ? " --quick" : "");
-	printf("  kernel     : %s %s %s\n", un.sysname, un.release, un.machine);
-	printf("  cpu        : %s (%ld online)\n", cpu, sysconf(_SC_NPROCESSORS_ONLN));
+/* The machine and the method, printed before anything runs. */
+static void print_setup(struct run *run)
+{
+	const struct opts *o = &run->o;
+	char thp[256];
+	if (uname(&run->un) != 0)
+		snprintf(run->un.release, sizeof(run->un.release), "?");
+	bench_cpu_model(run->cpu, sizeof(run->cpu));
+	bench_read_first_line("/sys/kernel/mm/transparent_hugepage/enabled", thp, sizeof(thp));
+	printf("mmapio LD_PRELOAD shim benchmark%s\n", o->quick ? " --quick" : "");
+	printf("  kernel     : %s %s %s\n", run->un.sysname, run->un.release, run->un.machine);
+	printf("  cpu        : %s (%ld online)\n", run->cpu, sysconf(_SC_NPROCESSORS_ONLN));
 	printf("  THP        : %s\n", thp);
 	printf("  shim       : %s\n", g_preload);
 	printf("  files      : %s (%s)\n", bench_tmpdir(), bench_fs_name(bench_tmpdir()));
 	printf("  method     : median of %d rounds; per child %.0f ms timed in %d slices, %s; "
-	       "arm order rotates\n", o.rounds, o.ms, g_slices,
-	       o.mean ? "mean of all" : "fastest slice");
-	printf("  reads      : %s\n", o.dep ? "dependent (each offset waits for the previous "
-					      "data: latency)" : "independent (throughput)");
+	       "arm order rotates\n", o->rounds, o->ms, g_slices,
+	       o->mean ? "mean of all" : "fastest slice");
+	printf("  reads      : %s\n", o->dep ? "dependent (each offset waits for the previous "
+					       "data: latency)" : "independent (throughput)");
 	{
 		extern char **environ;
 		for (char **e = environ; *e; e++)
@@ -1150,46 +1135,54 @@ int main(int argc, char **argv)
 				printf("  passing    : %s to the shim arms\n", *e);
 	}
 	fflush(stdout);
+}
 
-	/* test files */
+/* The hot big file, the small files and the stats file the selected rows need. */
+static int make_test_files(const struct run *run)
+{
 	atexit(cleanup);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGHUP, on_signal);
 	int need_big = 0, need_small = 0;
-	for (int i = 0; i < nsel; i++) {
-		need_big |= rows[sel[i]].wl == WL_PREAD || rows[sel[i]].wl == WL_READSEQ ||
-			    rows[sel[i]].wl == WL_BIGSEQ || rows[sel[i]].wl == WL_BIGOPEN;
-		need_small |= rows[sel[i]].wl == WL_SMALL;
+	for (int i = 0; i < run->nsel; i++) {
+		int wl = rows[run->sel[i]].wl;
+		need_big |= wl == WL_PREAD || wl == WL_READSEQ || wl == WL_BIGSEQ || wl == WL_BIGOPEN;
+		need_small |= wl == WL_SMALL;
 	}
 	if (need_big) {
 		int fd = bench_hot_file_create("mmapio-shim", BIG_SIZE, SEED, g_big, sizeof(g_big));
 		if (fd < 0) {
 			g_big[0] = 0;
-			return 1;
+			return -1;
 		}
 		close(fd);
 		printf("  big file   : %s, %llu MiB, hot\n", g_big,
 		       (unsigned long long)(BIG_SIZE >> 20));
 	}
 	if (need_small && make_small_files() != 0)
-		return 1;
+		return -1;
 	snprintf(g_stats, sizeof(g_stats), "%s/mmapio-shim-stats-XXXXXX", bench_tmpdir());
 	int sfd = mkstemp(g_stats);
 	if (sfd < 0) {
 		fprintf(stderr, "bench_shim: mkstemp %s: %s\n", g_stats, strerror(errno));
 		g_stats[0] = 0;
-		return 1;
+		return -1;
 	}
 	close(sfd);
 	fflush(stdout);
+	return 0;
+}
 
-	/* served check: each shim arm once, with MMAPIO_STATS */
+/* Served check: each shim arm of each row once, briefly, with MMAPIO_STATS. */
+static void served_check(struct run *run)
+{
+	const uint64_t check_budget = run->budget < 5000000 ? run->budget : 5000000;
 	fprintf(stderr, "bench_shim: served check ...\n");
-	for (int i = 0; i < nsel; i++) {
-		const struct row *r = &rows[sel[i]];
+	for (int i = 0; i < run->nsel; i++) {
+		const struct row *r = &rows[run->sel[i]];
 		for (int a = 0; a < NARMS; a++) {
-			struct check *c = &res[sel[i]].chk[a];
+			struct check *c = &run->res[run->sel[i]].chk[a];
 			double ns;
 			uint64_t bad;
 			if (!(r->arms & B(a)) || !arm_mode[a])
@@ -1199,7 +1192,7 @@ int main(int argc, char **argv)
 			c->ran = 1;
 			if (run_child(r, a, check_budget, g_stats, &ns, &bad, c->fail,
 				      sizeof(c->fail)) != 0) {
-				crashes++;
+				run->crashes++;
 				fprintf(stderr, "bench_shim: %s / %s (stats run): %s\n", r->key,
 					arm_key[a], c->fail);
 				continue;
@@ -1208,24 +1201,28 @@ int main(int argc, char **argv)
 				snprintf(c->fail, sizeof(c->fail), "NO STATS");
 		}
 	}
+}
 
-	/* timed rounds */
-	for (int round = 0; round < o.rounds; round++) {
-		fprintf(stderr, "bench_shim: round %d/%d (%.1f s)\n", round + 1, o.rounds,
-			(double)(bench_now_ns() - t_start) / 1e9);
-		for (int i = 0; i < nsel; i++) {
-			const struct row *r = &rows[sel[i]];
-			struct result *rs = &res[sel[i]];
+/* The timed rounds: every arm of every row once per round, the arm order rotating. */
+static void timed_rounds(struct run *run)
+{
+	const struct opts *o = &run->o;
+	for (int round = 0; round < o->rounds; round++) {
+		fprintf(stderr, "bench_shim: round %d/%d (%.1f s)\n", round + 1, o->rounds,
+			(double)(bench_now_ns() - run->t_start) / 1e9);
+		for (int i = 0; i < run->nsel; i++) {
+			const struct row *r = &rows[run->sel[i]];
+			struct result *rs = &run->res[run->sel[i]];
 			int list[NARMS], na = narms_of(r, list);
 			for (int k = 0; k < na; k++) {
 				int a = list[(k + round) % na];
 				double ns = NAN;
 				uint64_t bad = 0;
 				char fail[64];
-				const char *st = o.stats_timed && arm_mode[a] ? g_stats : NULL;
-				if (run_child(r, a, budget, st, &ns, &bad, fail, sizeof(fail)) != 0) {
+				const char *st = o->stats_timed && arm_mode[a] ? g_stats : NULL;
+				if (run_child(r, a, run->budget, st, &ns, &bad, fail, sizeof(fail)) != 0) {
 					ns = NAN;
-					crashes++;
+					run->crashes++;
 					if (!rs->fail[a][0])
 						snprintf(rs->fail[a], sizeof(rs->fail[a]), "%s", fail);
 					fprintf(stderr, "bench_shim: %s / %s: %s\n", r->key, arm_key[a],
@@ -1240,17 +1237,20 @@ int main(int argc, char **argv)
 			}
 		}
 	}
-	for (int i = 0; i < nsel; i++)
-		summarize(&res[sel[i]]);
+	for (int i = 0; i < run->nsel; i++)
+		summarize(&run->res[run->sel[i]]);
+}
 
-	/* ---- table 1 ---- */
-	const char *h1[] = { "issue 3: pread on a hot 256 MiB file", "baseline", "shim", "limit",
+/* Table 1: the shim against the kernel (speedup) and against a raw map (overhead). */
+static void print_table1(struct run *run)
+{
+	const char *h1[] = { "pread on a hot 256 MiB file", "baseline", "shim", "limit",
 			     "speedup", "target", "overhead", "target", "spread", "served" };
 	const char *cells[MAXCELLS];
 	size_t nrow = 0, nc1 = sizeof(h1) / sizeof(h1[0]), ci = 0;
-	for (int i = 0; i < nsel; i++) {
-		const struct row *r = &rows[sel[i]];
-		struct result *rs = &res[sel[i]];
+	for (int i = 0; i < run->nsel; i++) {
+		const struct row *r = &rows[run->sel[i]];
+		struct result *rs = &run->res[run->sel[i]];
 		if (r->table != 1)
 			continue;
 		char *c[10];
@@ -1276,50 +1276,54 @@ int main(int argc, char **argv)
 			snprintf(c[6], 80, "%+.1f ns", added);
 			int pass = !isnan(added) && added <= ADDED_NS_TARGET;
 			snprintf(c[7], 80, "<=%.0f ns %s", ADDED_NS_TARGET, pass ? "PASS" : "MISS");
-			misses += !pass;
+			run->misses += !pass;
 			snprintf(c[4], 80, "%.2fx", sp);
 		} else {
 			snprintf(c[4], 80, "%.2fx", sp);
 			if (r->speedup_min > 0) {
 				int pass = !isnan(sp) && sp >= r->speedup_min;
 				snprintf(c[5], 80, ">=%.3gx %s", r->speedup_min, pass ? "PASS" : "MISS");
-				misses += !pass;
+				run->misses += !pass;
 			}
 			snprintf(c[6], 80, "%.3f", ov);
 			if (r->overhead) {
 				int pass = !isnan(ov) && ov <= OVERHEAD_TARGET;
 				snprintf(c[7], 80, "<=%.2f %s", OVERHEAD_TARGET, pass ? "PASS" : "MISS");
-				misses += !pass;
+				run->misses += !pass;
 			}
 		}
 		snprintf(c[8], 80, "%.0f%%", spread_pct(rs, r->arms));
 		served_cell(c[9], 80, r, &rs->chk[A_ALWAYS], A_ALWAYS);
-		notserved += served_bad(r, &rs->chk[A_ALWAYS], A_ALWAYS);
+		run->notserved += served_bad(r, &rs->chk[A_ALWAYS], A_ALWAYS);
 		nrow++;
 	}
 	if (nrow) {
-		printf("\nTable 1 (issue 3): ns per call, median of %d rounds. speedup = "
-		       "baseline/shim, overhead = shim/limit,\n"
-		       "  each the median of the per-round ratios (the arms of a row run back to "
-		       "back)\n"
+		printf("\nTable 1, the shim against the kernel and a raw map: ns per call, median of "
+		       "%d rounds.\n"
+		       "  speedup = baseline/shim, overhead = shim/limit, each the median of the "
+		       "per-round ratios\n"
+		       "  (the arms of a row run back to back)\n"
 		       "  baseline: no shim; shim: LD_PRELOAD, MMAPIO_MODE=always; limit: memcpy "
 		       "from the program's own mmap\n"
 		       "  spread: largest (max-min)/median over the arms; served: share of the "
-		       "shim's calls served from the map\n\n", o.rounds);
+		       "shim's calls served from the map\n\n", run->o.rounds);
 		bench_table_print(stdout, nc1, h1, cells, nrow);
 	}
+}
 
-	/* ---- table 2 ---- */
-	const char *h2[] = { "issue 4: MMAPIO_MODE side by side", "unit", "baseline", "never",
+/* Table 2: MMAPIO_MODE never / always / auto side by side. */
+static void print_table2(struct run *run)
+{
+	const char *h2[] = { "workload", "unit", "baseline", "never",
 			     "always", "auto", "auto/better", "target", "spread",
 			     "served never/always/auto" };
-	size_t nc2 = sizeof(h2) / sizeof(h2[0]);
-	nrow = 0;
+	const char *cells[MAXCELLS];
+	size_t nrow = 0, nc2 = sizeof(h2) / sizeof(h2[0]), ci = 0;
 	double mbs[NARMS] = { NAN, NAN, NAN, NAN, NAN };
 	int have_seq = 0;
-	for (int i = 0; i < nsel; i++) {
-		const struct row *r = &rows[sel[i]];
-		struct result *rs = &res[sel[i]];
+	for (int i = 0; i < run->nsel; i++) {
+		const struct row *r = &rows[run->sel[i]];
+		struct result *rs = &run->res[run->sel[i]];
 		if (r->table != 2)
 			continue;
 		char *c[10];
@@ -1341,7 +1345,7 @@ int main(int argc, char **argv)
 		int better = !(rs->med[A_ALWAYS] >= rs->med[A_NEVER]) ? A_ALWAYS : A_NEVER;
 		double ratio = paired_ratio(rs, A_AUTO, better);
 		int pass = !isnan(ratio) && ratio <= AUTO_TARGET;
-		misses += !pass;
+		run->misses += !pass;
 		snprintf(c[6], 80, "%.3f (%s)", ratio, arm_key[better]);
 		snprintf(c[7], 80, "<=%.2f %s", AUTO_TARGET, pass ? "PASS" : "MISS");
 		snprintf(c[8], 80, "%.0f%%", spread_pct(rs, r->arms));
@@ -1351,7 +1355,7 @@ int main(int argc, char **argv)
 		served_cell(s3, sizeof(s3), r, &rs->chk[A_AUTO], A_AUTO);
 		snprintf(c[9], 160, "%s / %s / %s", s1, s2, s3);
 		for (int a = A_NEVER; a <= A_AUTO; a++)
-			notserved += served_bad(r, &rs->chk[a], a);
+			run->notserved += served_bad(r, &rs->chk[a], a);
 		if (r->wl == WL_BIGOPEN) {
 			have_seq = 1;
 			for (int a = 0; a < NARMS; a++)
@@ -1360,102 +1364,141 @@ int main(int argc, char **argv)
 		nrow++;
 	}
 	if (nrow) {
-		printf("\nTable 2 (issue 4): median of %d rounds, all modes under the shim "
+		printf("\nTable 2, MMAPIO_MODE side by side: median of %d rounds, all modes under the shim "
 		       "(baseline: no shim)\n"
 		       "  auto/better: median of the per-round ratios auto / the better of never "
 		       "and always (by median)\n"
 		       "  target: auto at most 3%% slower than the better of always and never\n\n",
-		       o.rounds);
+		       run->o.rounds);
 		bench_table_print(stdout, nc2, h2, cells, nrow);
 		if (have_seq)
 			printf("  (b) open+read+close in MiB/s: baseline %.0f, never %.0f, always %.0f, auto %.0f\n",
 			       mbs[A_BASE], mbs[A_NEVER], mbs[A_ALWAYS], mbs[A_AUTO]);
 	}
-	printf("\n%d target(s) missed, %d served-check warning(s), %d failed child run(s); "
-	       "%.1f s\n", misses, notserved, crashes, (double)(bench_now_ns() - t_start) / 1e9);
+}
 
-	/* ---- JSON ---- */
-	if (o.json) {
-		FILE *f = fopen(o.json, "w");
-		if (!f) {
-			fprintf(stderr, "bench_shim: %s: %s\n", o.json, strerror(errno));
-			return 1;
+/* One row's arms in the JSON file: medians, extremes, samples, served check. */
+static void json_arms(FILE *f, const struct row *r, const struct result *rs)
+{
+	int first = 1;
+	for (int a = 0; a < NARMS; a++) {
+		if (!(r->arms & B(a)))
+			continue;
+		fprintf(f, "%s\"%s\":{\"median\":", first ? "" : ",", arm_key[a]);
+		first = 0;
+		json_num(f, rs->med[a]);
+		fprintf(f, ",\"min\":");
+		json_num(f, rs->min[a]);
+		fprintf(f, ",\"max\":");
+		json_num(f, rs->max[a]);
+		fprintf(f, ",\"samples\":[");
+		for (int k = 0; k < rs->n[a]; k++) {
+			fprintf(f, k ? "," : "");
+			json_num(f, rs->s[a][k]);
 		}
-		fprintf(f, "{\"bench\":\"bench_shim\",\"kernel\":");
-		json_str(f, un.release);
-		fprintf(f, ",\"cpu\":");
-		json_str(f, cpu);
-		fprintf(f, ",\"ncpu\":%ld,\"quick\":%s,\"rounds\":%d,\"loop_ms\":%.1f,"
-			   "\"slices\":%d,\"statistic\":\"%s\",\"dependent\":%s,"
-			   "\"stats_in_timed\":%s,\"rows\":[",
-			sysconf(_SC_NPROCESSORS_ONLN), o.quick ? "true" : "false", o.rounds, o.ms,
-			g_slices, o.mean ? "mean" : "fastest slice", o.dep ? "true" : "false",
-			o.stats_timed ? "true" : "false");
-		for (int i = 0; i < nsel; i++) {
-			const struct row *r = &rows[sel[i]];
-			struct result *rs = &res[sel[i]];
-			fprintf(f, "%s{\"key\":", i ? "," : "");
-			json_str(f, r->key);
-			fprintf(f, ",\"name\":");
-			json_str(f, r->name);
-			fprintf(f, ",\"table\":%d,\"unit\":\"ns/op\",\"display_unit\":\"%s\",\"arms\":{", r->table, r->unit);
-			int first = 1;
-			for (int a = 0; a < NARMS; a++) {
-				if (!(r->arms & B(a)))
-					continue;
-				fprintf(f, "%s\"%s\":{\"median\":", first ? "" : ",", arm_key[a]);
-				first = 0;
-				json_num(f, rs->med[a]);
-				fprintf(f, ",\"min\":");
-				json_num(f, rs->min[a]);
-				fprintf(f, ",\"max\":");
-				json_num(f, rs->max[a]);
-				fprintf(f, ",\"samples\":[");
-				for (int k = 0; k < rs->n[a]; k++) {
-					fprintf(f, k ? "," : "");
-					json_num(f, rs->s[a][k]);
-				}
-				fprintf(f, "],\"failure\":");
-				json_str(f, rs->fail[a]);
-				if (rs->chk[a].ran) {
-					fprintf(f, ",\"check\":{\"served_calls\":%llu,"
-						   "\"passthrough_calls\":%llu,\"failure\":",
-						(unsigned long long)rs->chk[a].served,
-						(unsigned long long)rs->chk[a].passthrough);
-					json_str(f, rs->chk[a].fail);
-					fprintf(f, "}");
-				}
-				fprintf(f, "}");
-			}
+		fprintf(f, "],\"failure\":");
+		bench_json_str(f, rs->fail[a]);
+		if (rs->chk[a].ran) {
+			fprintf(f, ",\"check\":{\"served_calls\":%llu,"
+				   "\"passthrough_calls\":%llu,\"failure\":",
+				(unsigned long long)rs->chk[a].served,
+				(unsigned long long)rs->chk[a].passthrough);
+			bench_json_str(f, rs->chk[a].fail);
 			fprintf(f, "}");
-			if (r->table == 1 && r->wl == WL_DEVZERO) {
-				fprintf(f, ",\"added_ns\":");
-				json_num(f, paired_diff(rs, A_ALWAYS, A_BASE));
-				fprintf(f, ",\"added_ns_target\":%.1f", ADDED_NS_TARGET);
-			} else if (r->table == 1) {
-				fprintf(f, ",\"speedup\":");
-				json_num(f, paired_ratio(rs, A_BASE, A_ALWAYS));
-				fprintf(f, ",\"overhead\":");
-				json_num(f, paired_ratio(rs, A_ALWAYS, A_LIMIT));
-				if (r->speedup_min > 0)
-					fprintf(f, ",\"speedup_target\":%.2f", r->speedup_min);
-				fprintf(f, ",\"overhead_target\":%.2f", OVERHEAD_TARGET);
-			} else {
-				int better = !(rs->med[A_ALWAYS] >= rs->med[A_NEVER]) ? A_ALWAYS
-										      : A_NEVER;
-				fprintf(f, ",\"better_mode\":\"%s\",\"auto_vs_better\":",
-					arm_key[better]);
-				json_num(f, paired_ratio(rs, A_AUTO, better));
-				fprintf(f, ",\"auto_target\":%.2f", AUTO_TARGET);
-			}
-			fprintf(f, ",\"bad_calls\":%llu}", (unsigned long long)rs->bad);
 		}
-		fprintf(f, "],\"targets_missed\":%d,\"served_warnings\":%d,\"failed_runs\":%d}\n",
-			misses, notserved, crashes);
-		fclose(f);
-		printf("JSON written to %s\n", o.json);
+		fprintf(f, "}");
 	}
-	if (crashes)
+}
+
+/* The results as JSON (--json PATH). */
+static int write_json(const struct run *run)
+{
+	const struct opts *o = &run->o;
+	FILE *f = fopen(o->json, "w");
+	if (!f) {
+		fprintf(stderr, "bench_shim: %s: %s\n", o->json, strerror(errno));
+		return -1;
+	}
+	fprintf(f, "{\"bench\":\"bench_shim\",\"kernel\":");
+	bench_json_str(f, run->un.release);
+	fprintf(f, ",\"cpu\":");
+	bench_json_str(f, run->cpu);
+	fprintf(f, ",\"ncpu\":%ld,\"quick\":%s,\"rounds\":%d,\"loop_ms\":%.1f,"
+		   "\"slices\":%d,\"statistic\":\"%s\",\"dependent\":%s,"
+		   "\"stats_in_timed\":%s,\"rows\":[",
+		sysconf(_SC_NPROCESSORS_ONLN), o->quick ? "true" : "false", o->rounds, o->ms,
+		g_slices, o->mean ? "mean" : "fastest slice", o->dep ? "true" : "false",
+		o->stats_timed ? "true" : "false");
+	for (int i = 0; i < run->nsel; i++) {
+		const struct row *r = &rows[run->sel[i]];
+		const struct result *rs = &run->res[run->sel[i]];
+		fprintf(f, "%s{\"key\":", i ? "," : "");
+		bench_json_str(f, r->key);
+		fprintf(f, ",\"name\":");
+		bench_json_str(f, r->name);
+		fprintf(f, ",\"table\":%d,\"unit\":\"ns/op\",\"display_unit\":\"%s\",\"arms\":{", r->table, r->unit);
+		json_arms(f, r, rs);
+		fprintf(f, "}");
+		if (r->table == 1 && r->wl == WL_DEVZERO) {
+			fprintf(f, ",\"added_ns\":");
+			json_num(f, paired_diff(rs, A_ALWAYS, A_BASE));
+			fprintf(f, ",\"added_ns_target\":%.1f", ADDED_NS_TARGET);
+		} else if (r->table == 1) {
+			fprintf(f, ",\"speedup\":");
+			json_num(f, paired_ratio(rs, A_BASE, A_ALWAYS));
+			fprintf(f, ",\"overhead\":");
+			json_num(f, paired_ratio(rs, A_ALWAYS, A_LIMIT));
+			if (r->speedup_min > 0)
+				fprintf(f, ",\"speedup_target\":%.2f", r->speedup_min);
+			fprintf(f, ",\"overhead_target\":%.2f", OVERHEAD_TARGET);
+		} else {
+			int better = !(rs->med[A_ALWAYS] >= rs->med[A_NEVER]) ? A_ALWAYS
+									      : A_NEVER;
+			fprintf(f, ",\"better_mode\":\"%s\",\"auto_vs_better\":",
+				arm_key[better]);
+			json_num(f, paired_ratio(rs, A_AUTO, better));
+			fprintf(f, ",\"auto_target\":%.2f", AUTO_TARGET);
+		}
+		fprintf(f, ",\"bad_calls\":%llu}", (unsigned long long)rs->bad);
+	}
+	fprintf(f, "],\"targets_missed\":%d,\"served_warnings\":%d,\"failed_runs\":%d}\n",
+		run->misses, run->notserved, run->crashes);
+	fclose(f);
+	printf("JSON written to %s\n", o->json);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct run run;
+	int rc;
+
+	run.t_start = bench_now_ns();
+	if (argc > 1 && !strcmp(argv[1], "--child"))
+		return child_main(argc, argv);
+	if ((rc = parse_args(argc, argv, &run.o)) >= 0)
+		return rc;
+	g_slices = run.o.quick ? 3 : 5;
+	g_use_mean = run.o.mean;
+	g_dep = run.o.dep;
+	run.budget = (uint64_t)(run.o.ms * 1e6);
+	if ((rc = select_rows(&run)) >= 0)
+		return rc;
+	if (find_binaries() != 0)
 		return 1;
-	return (o.check && (misses || notserved)) ? 2 : 0;
+	print_setup(&run);
+	if (make_test_files(&run) != 0)
+		return 1;
+	served_check(&run);
+	timed_rounds(&run);
+	print_table1(&run);
+	print_table2(&run);
+	printf("\n%d target(s) missed, %d served-check warning(s), %d failed child run(s); "
+	       "%.1f s\n", run.misses, run.notserved, run.crashes,
+	       (double)(bench_now_ns() - run.t_start) / 1e9);
+	if (run.o.json && write_json(&run) != 0)
+		return 1;
+	if (run.crashes)
+		return 1;
+	return (run.o.check && (run.misses || run.notserved)) ? 2 : 0;
 }

@@ -11,6 +11,8 @@
  *   bench_table_print()     fixed-width text table with auto-sized columns
  *   bench_parse_size()      "256M", "1g", "65536" -> bytes
  *   bench_median_u64()      median of an array (sorts it)
+ *   bench_read_first_line() first line of a small file (/sys, /proc), "?" if none
+ *   bench_json_str()        a C string as a JSON string literal
  */
 #ifndef MMAPIO_BENCH_COMMON_H
 #define MMAPIO_BENCH_COMMON_H
@@ -325,6 +327,37 @@ static inline const char *bench_fs_name(const char *dir)
 	case 0x65735546: return "fuse";
 	default: return "other";
 	}
+}
+
+/* ---- small files and JSON --------------------------------------------- */
+
+/* The first line of a file, without its newline; "?" if it cannot be read. */
+static inline void bench_read_first_line(const char *path, char *out, size_t cap)
+{
+	FILE *f = fopen(path, "r");
+
+	snprintf(out, cap, "?");
+	if (!f)
+		return;
+	if (fgets(out, (int)cap, f))
+		out[strcspn(out, "\n")] = 0;
+	fclose(f);
+}
+
+/* s as a JSON string: quotes, backslashes and control bytes escaped. */
+static inline void bench_json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch == '"' || ch == '\\')
+			fprintf(f, "\\%c", ch);
+		else if (ch < 0x20)
+			fprintf(f, "\\u%04x", ch);
+		else
+			fputc(ch, f);
+	}
+	fputc('"', f);
 }
 
 #endif /* MMAPIO_BENCH_COMMON_H */

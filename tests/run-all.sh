@@ -1,15 +1,23 @@
 #!/usr/bin/env bash
 # Run every test of a build directory and end with one summary line:
-#   N passed, M failed
+#   N passed, M failed, K skipped
 # Usage: tests/run-all.sh BUILD_DIR [--core-only]
 # Counts cmocka test cases of the core suites and cases of the shim's
 # differential runner. Exit status 1 if anything failed.
+# Every suite runs in a scratch directory (removed at exit), so that nothing
+# a test writes to a relative path, not even a core dump, lands in the checkout.
 set -u
-B=${1:-build}
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib.sh
+. "$here/lib.sh"
+t_build_dir "BUILD_DIR [--core-only]" "${1:-build}"
+B=$BUILD
 core_only=${2:-}
-here=$(cd "$(dirname "$0")" && pwd)
 passed=0 failed=0 skipped=0
 failures=()
+t_tmpdir run-all
+scratch=$TMP
+mkdir "$scratch/cwd" && cd "$scratch/cwd" || exit 2
 
 count() { # $1 = output file, $2 = suite name, $3 = exit status
 	local p f s
@@ -27,7 +35,7 @@ count() { # $1 = output file, $2 = suite name, $3 = exit status
 for t in "$B"/tests/test_* ; do
 	[ -x "$t" ] || continue
 	name=$(basename "$t")
-	out=$(mktemp)
+	out=$scratch/out
 	timeout 300 "$t" >"$out" 2>&1
 	rc=$?
 	cat "$out"
@@ -42,7 +50,7 @@ if [ "$core_only" != "--core-only" ]; then
 		[ -x "$runner" ] || continue
 		area=$(basename "$(dirname "$runner")")
 		echo "== $area"
-		out=$(mktemp)
+		out=$scratch/out
 		"$runner" "$B" 2>&1 | tee "$out"
 		line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -1)
 		if [ -z "$line" ]; then

@@ -9,6 +9,7 @@
 # no preload can see them: its stats show 0 served calls, and B measures only
 # the shim's presence. cmp and wc use read() and are served.
 set -u
+# shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bx_need_pkgs sha256sum:coreutils cmp:diffutils python3:python3 || exit 2
 bx_setup
@@ -28,7 +29,7 @@ for n in $MIB 64; do
 	f=$DATA/text-$n.txt
 	if [ ! -f "$f" ]; then
 		bx_log "coreutils: generating $f"
-		"$PY" "$BX_HERE/gen_text.py" big "$f" $n || exit 1
+		"$PY" "$BX_HERE/gen_text.py" big "$f" "$n" || exit 1
 	fi
 done
 

@@ -7,6 +7,7 @@
 # Prints mmapio-ab's table (wall time, B/A, shim stats, identical outputs),
 # then fio's own IOPS. Installs fio from Debian if missing. About a minute.
 set -u
+# shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bx_need_pkgs fio:fio python3:python3 || exit 2
 bx_find_lib

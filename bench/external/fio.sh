@@ -11,6 +11,7 @@
 # Jobs run as threads (--thread): fio's forked job processes end with _exit(),
 # so the shim could not write their stats.
 set -u
+# shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bx_need_pkgs fio:fio python3:python3 || exit 2
 bx_setup
@@ -32,7 +33,7 @@ FACTS=$BX_HERE/fio-facts.sh
 
 # Hot file: no invalidation before the job, random offsets from a fixed seed,
 # a fixed amount of I/O (so the wall time and the I/O counts mean something).
-COMMON=(--thread --filename="$FILE" --size=$SIZE --bs=4k --ioengine=psync
+COMMON=(--thread --filename="$FILE" --size="$SIZE" --bs=4k --ioengine=psync
 	--invalidate=0 --randrepeat=1 --norandommap --fallocate=none)
 
 for rw in randread randwrite; do
@@ -49,7 +50,7 @@ for rw in randread randwrite; do
 done
 
 # Write, then read back and check every block (crc32c) in the same job.
-VERIFY=(--thread --name=verify --filename="$VFILE" --size=$VSIZE --bs=4k --ioengine=psync
+VERIFY=(--thread --name=verify --filename="$VFILE" --size="$VSIZE" --bs=4k --ioengine=psync
 	--rw=randwrite --verify=crc32c --do_verify=1 --invalidate=0 --randrepeat=1 --fallocate=none)
 log=$OUT/fio-verify.iops
 : >"$log"

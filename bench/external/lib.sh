@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # lib.sh - what the external benchmarks share. Sourced by fio.sh, sqlite.sh,
 # ripgrep.sh, coreutils.sh and run-all.sh (bash).
 #
@@ -15,6 +16,7 @@
 BX_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BX_ROOT=$(cd "$BX_HERE/../.." && pwd)
 AB=$BX_ROOT/scripts/mmapio-ab
+# shellcheck disable=SC2034 # used by the scripts that source this file
 RUN=$BX_ROOT/scripts/mmapio-run
 QUICK=${MMAPIO_BENCH_QUICK:-0}
 [ "$QUICK" = 0 ] || QUICK=1
@@ -36,10 +38,13 @@ bx_need_pkgs() {
 	[ "$(id -u)" -eq 0 ] || sudo=sudo
 	bx_log "installing:$missing"
 	export DEBIAN_FRONTEND=noninteractive
-	# shellcheck disable=SC2086
+	# shellcheck disable=SC2086 # $missing: package names, split on purpose
 	if ! $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null 2>&1; then
-		$sudo apt-get update -qq && $sudo apt-get install -y -qq --no-install-recommends $missing \
-			>/dev/null || { echo "cannot install:$missing" >&2; return 1; }
+		if ! { $sudo apt-get update -qq &&
+			$sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null; }; then
+			echo "cannot install:$missing" >&2
+			return 1
+		fi
 	fi
 }
 

@@ -6,6 +6,7 @@
 # reference is "rg --mmap" (ripgrep's own memory maps). The tree search runs
 # rg with its default threads and sorts the output, which is in thread order.
 set -u
+# shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bx_need_pkgs rg:ripgrep python3:python3 || exit 2
 bx_setup
@@ -28,6 +29,7 @@ bx_ab rg-literal rg "literal, 1 file $MIB MiB" -- --sweep MMAPIO_MODE=always,aut
 	--ref "rg --mmap 'needle-[0-9]+' $qbig" -- rg --no-mmap 'needle-[0-9]+' "$BIG"
 bx_ab rg-regex rg "regex -c, 1 file $MIB MiB" -- --sweep MMAPIO_MODE=always,auto \
 	--ref "rg --mmap -c 'kernel \\w+ cache' $qbig" -- rg --no-mmap -c 'kernel \w+ cache' "$BIG"
+# shellcheck disable=SC2016 # $1 is sh -c's argument, expanded by that shell
 bx_ab rg-tree rg "$NFILES small files" -- --sweep MMAPIO_MODE=always,auto \
 	--ref "rg --mmap -c 'needle-[0-9]+' $qtree | sort" -- \
 	sh -c 'rg --no-mmap -c "needle-[0-9]+" "$1" | sort' sh "$TREE"

@@ -6,6 +6,7 @@
 # Exit status 1 if any output differed under the shim or a check failed.
 set -u
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib.sh
 . "$HERE/lib.sh"
 bx_need_pkgs fio:fio sqlite3:sqlite3 rg:ripgrep sha256sum:coreutils cmp:diffutils \
 	python3:python3 || exit 2

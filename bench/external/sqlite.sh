@@ -7,6 +7,7 @@
 # SQLite's own "PRAGMA mmap_size" as the reference. The query output must be
 # identical, and "PRAGMA integrity_check" must say ok under the shim.
 set -u
+# shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bx_need_pkgs sqlite3:sqlite3 python3:python3 || exit 2
 bx_setup

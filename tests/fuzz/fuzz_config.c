@@ -6,10 +6,18 @@
  * Input: first byte picks the variable, the rest is its value.
  * Built with libFuzzer by `make fuzz`; tests/fuzz/replay.c runs the same
  * target over the seed corpus in `make test`.
+ *
+ * config_load() creates the MMAPIO_STATS file, so the values of the path
+ * variables are kept inside the current directory (both runners start in a
+ * scratch directory): every '/' becomes '_', and a value that started with
+ * '/' gets the current directory in front (the absolute-path branch is still
+ * taken). Without that, inputs such as "/x" created files anywhere, as root.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "parse.h"
 #include "shim.h"
 
@@ -20,6 +28,26 @@ static const char *const vars[] = {
 	"MMAPIO_NETFS",	      "MMAPIO_STATS",	      "MMAPIO_LOG",	   "MMAPIO_LOG_FILE",
 	"MMAPIO_RESERVE",     "MMAPIO_SMALL_READ",    "MMAPIO_LARGE_READ",
 };
+
+/* The value for a path variable: one name in the current directory. */
+static char *confined(const char *s)
+{
+	char cwd[2048];
+	const char *dir = s[0] == '/' && getcwd(cwd, sizeof cwd) ? cwd : NULL;
+	size_t n = strlen(s);
+	char *p = malloc(sizeof cwd + n + 2);
+	if (!p)
+		return NULL;
+	int k = dir ? snprintf(p, sizeof cwd + 1, "%s/", dir) : 0;
+	for (size_t i = 0; i <= n; i++)
+		p[k + i] = s[i] == '/' ? '_' : s[i];
+	return p;
+}
+
+static int is_path_var(const char *var)
+{
+	return !strcmp(var, "MMAPIO_STATS") || !strcmp(var, "MMAPIO_LOG_FILE");
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -43,7 +71,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	const char *var = vars[data[0] % (sizeof vars / sizeof vars[0])];
 	setenv("MMAPIO_LOG", "error", 1); /* keep the fuzzer's output quiet */
-	setenv(var, s, 1);
+	char *v = is_path_var(var) ? confined(s) : s;
+	if (!v) {
+		free(s);
+		return 0;
+	}
+	setenv(var, v, 1);
+	if (v != s)
+		free(v);
 	config_load();
 	if (cfg.mode < MODE_NEVER || cfg.mode > MODE_AUTO || cfg.min_size > cfg.max_size ||
 	    cfg.log_level < 0 || cfg.log_level > 3 || cfg.prewarm < 0 || cfg.prewarm > 3)

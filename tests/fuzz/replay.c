@@ -53,6 +53,6 @@ int main(int argc, char **argv)
 			count++;
 		}
 	printf("fuzz replay: %d inputs ok\n", count);
-	printf("%d passed, 0 failed\n", count);
+	printf("%d passed, 0 failed, 0 skipped\n", count);
 	return 0;
 }

@@ -15,11 +15,14 @@ $(B)/tests/fuzz-config: tests/fuzz/fuzz_config.c $(FUZZ_SRC) tests/fuzz/log_stub
 
 all: $(B)/tests/fuzz-replay
 
+# It runs in a scratch directory, removed afterwards: the target creates the
+# MMAPIO_STATS files it is given there. Crash inputs go to $(B)/fuzz-artifacts.
 fuzz: setup
 	scripts/setup --fuzz
 	$(MAKE) $(B)/tests/fuzz-config
-	mkdir -p $(B)/fuzz-corpus && cp -n tests/fuzz/corpus/* $(B)/fuzz-corpus/ || true
-	ASAN_OPTIONS=detect_leaks=0 $(B)/tests/fuzz-config -max_total_time=$(FUZZ_SECONDS) \
-		-max_len=256 $(B)/fuzz-corpus
+	mkdir -p $(B)/fuzz-corpus $(B)/fuzz-artifacts && cp -n tests/fuzz/corpus/* $(B)/fuzz-corpus/ || true
+	scratch=$$(mktemp -d) && trap 'rm -rf "$$scratch"' EXIT && cd "$$scratch" && \
+	ASAN_OPTIONS=detect_leaks=0 $(abspath $(B))/tests/fuzz-config -max_total_time=$(FUZZ_SECONDS) \
+		-max_len=256 -artifact_prefix=$(abspath $(B))/fuzz-artifacts/ $(abspath $(B))/fuzz-corpus
 
 .PHONY: fuzz

@@ -1,10 +1,12 @@
-#!/bin/sh
+#!/usr/bin/env bash
 # Replay the fuzz target over the seed corpus (no libFuzzer needed).
 # Usage: tests/fuzz/run.sh BUILD_DIR
-# Runs in a scratch directory: corpus values of MMAPIO_LOG_FILE are
-# relative paths ("∞", ...) that config_load() really opens.
-B=$(cd "${1:-build}" && pwd)
-corpus=$(cd "$(dirname "$0")/corpus" && pwd)
-scratch=$(mktemp -d) || exit 1
-trap 'rm -rf "$scratch"' EXIT
-cd "$scratch" && "$B/tests/fuzz-replay" "$corpus"
+# Runs in a scratch directory: the target creates the MMAPIO_STATS files
+# its inputs name (relative paths such as "∞", ":", "auto").
+set -u
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=../lib.sh
+. "$HERE/../lib.sh"
+t_build_dir BUILD_DIR "$@"
+t_tmpdir fuzz
+"$BUILD/tests/fuzz-replay" "$HERE/corpus"

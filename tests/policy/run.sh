@@ -5,20 +5,19 @@
 #   tests/policy/run.sh BUILD_DIR
 # Ends with "N passed, M failed, K skipped"; exit 1 on failure.
 set -u
-B=$(cd "${1:-build}" && pwd)
-HERE=$(cd "$(dirname "$0")" && pwd)
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=../lib.sh
+. "$HERE/../lib.sh"
+t_build_dir BUILD_DIR "$@"
+B=$BUILD
 LIB=$B/libmmapio_preload.so
 ACCESS=$B/tests/policy/access
-unset LD_PRELOAD
-for v in $(env | sed -n 's/^\(MMAPIO_[A-Za-z0-9_]*\)=.*/\1/p'); do unset "$v"; done
+t_clean_env
 
-T=$(mktemp -d /tmp/mmapio-policy.XXXXXX)
+t_tmpdir policy
+T=$TMP
 memcg_dir=""
-trap 'rm -rf "$T"; [ -n "$memcg_dir" ] && rmdir "$memcg_dir" 2>/dev/null' EXIT
-pass=0 failn=0 skipn=0
-ok() { echo "ok $1"; pass=$((pass + 1)); }
-fail() { echo "FAIL $1: $2"; failn=$((failn + 1)); }
-skip() { echo "skip $1: $2"; skipn=$((skipn + 1)); }
+t_cleanup_hook() { if [ -n "$memcg_dir" ]; then rmdir "$memcg_dir" 2>/dev/null; fi; return 0; }
 
 # stat KEY FILE...: a field of the (last) stats line, or of its first file entry
 stat() {
@@ -140,16 +139,19 @@ if run_access auto-grow -- grow "$T/db" 2000; then
 	h=$(history "$T/st" db)
 	s=$(stat file.served_calls "$T/st" db)
 	case "$h" in
-	*"watching it grow"*map:*) [ "$s" -gt 0 ] && ok "auto-grow ($s served; $h)" ||
-		fail auto-grow "mapped but nothing served: $h" ;;
+	*"watching it grow"*map:*)
+		if [ "$s" -gt 0 ]; then ok "auto-grow ($s served; $h)"; else fail auto-grow "mapped but nothing served: $h"; fi ;;
 	*) fail auto-grow "want watching it grow, then map: $h" ;;
 	esac
 fi
 if run_access auto-preadv2 -- v2 "$T/big" 500; then
 	d=$(stat file.decision "$T/st" big)
 	s=$(stat file.served_calls "$T/st" big)
-	[ "$d" = map ] && [ "$s" -gt 0 ] && ok "auto-preadv2 ($s of 500 preadv2 served)" ||
+	if [ "$d" = map ] && [ "$s" -gt 0 ]; then
+		ok "auto-preadv2 ($s of 500 preadv2 served)"
+	else
 		fail auto-preadv2 "preadv2 calls must be watched and served: $d, $s served"
+	fi
 fi
 
 # ---- memory: cold data, and a memory cgroup the file does not fit in
@@ -270,9 +272,11 @@ variant() { # NAME EXPECT SETTINGS
 	local name=$1 expect=$2 settings=$3 out
 	out=$(PRELOAD_TEST_ONLY='^prog_[a-z]*$' PRELOAD_TEST_SHIM_ENV="$settings" \
 		PRELOAD_TEST_EXPECT=$expect "$HERE/../preload/run.sh" "$B" 2>&1)
-	local last=$(echo "$out" | tail -1)
+	local last
+	last=$(echo "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed' | tail -1)
 	case "$last" in
 	*" 0 failed"*) ok "differential $name ($last)" ;;
+	"") fail "differential $name" "no summary line: $(echo "$out" | tail -1)" ;;
 	*) fail "differential $name" "$(echo "$out" | grep FAIL | head -3)" ;;
 	esac
 }
@@ -284,5 +288,4 @@ for s in MMAPIO_PREWARM=willneed MMAPIO_PREWARM=populate MMAPIO_PREWARM=async \
 	variant "$s" served "MMAPIO_MODE=always $s"
 done
 
-echo "$pass passed, $failn failed, $skipn skipped"
-[ "$failn" -eq 0 ]
+t_summary

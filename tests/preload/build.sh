@@ -9,7 +9,7 @@ out=${1:?usage: build.sh BUILD_DIR}/tests/preload
 mkdir -p "$out"
 CC=${CC:-gcc}
 for src in "$here"/prog_*.c; do
-    n=$(basename "$src" .c)
-    $CC -std=gnu11 -Wall -Wextra -pthread -O0 -o "$out/$n" "$src"
-    $CC -std=gnu11 -Wall -Wextra -pthread -O2 -D_FORTIFY_SOURCE=2 -o "$out/$n.fortify" "$src"
+	n=$(basename "$src" .c)
+	$CC -std=gnu11 -Wall -Wextra -pthread -O0 -o "$out/$n" "$src"
+	$CC -std=gnu11 -Wall -Wextra -pthread -O2 -D_FORTIFY_SOURCE=2 -o "$out/$n.fortify" "$src"
 done

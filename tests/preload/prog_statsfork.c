@@ -14,54 +14,54 @@
 
 static unsigned long reads(int fd, int n, unsigned salt)
 {
-    unsigned char b[100];
-    unsigned long sum = 0;
-    for (int i = 0; i < n; i++) {
-        off_t off = (off_t)(((unsigned)i * 7919u + salt) % (SIZE / 4096)) * 4096 + 17;
-        if (pread(fd, b, sizeof b, off) != (ssize_t)sizeof b)
-            return 0;
-        sum += fnv(b, sizeof b) & 0xffff;
-    }
-    return sum;
+	unsigned char b[100];
+	unsigned long sum = 0;
+	for (int i = 0; i < n; i++) {
+		off_t off = (off_t)(((unsigned)i * 7919u + salt) % (SIZE / 4096)) * 4096 + 17;
+		if (pread(fd, b, sizeof b, off) != (ssize_t)sizeof b)
+			return 0;
+		sum += fnv(b, sizeof b) & 0xffff;
+	}
+	return sum;
 }
 
 static int wait_status(pid_t p)
 {
-    int st;
-    return waitpid(p, &st, 0) == p && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	int st;
+	return waitpid(p, &st, 0) == p && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 int main(int argc, char **argv)
 {
-    t_init(argc, argv);
-    mkfile("sf.bin", SIZE, 5);
-    int fd = (int)CK(open("sf.bin", O_RDONLY), "open");
-    SAY("parent 50: %lu\n", reads(fd, 50, 1));
-    fflush(stdout);
+	t_init(argc, argv);
+	mkfile("sf.bin", SIZE, 5);
+	int fd = (int)CK(open("sf.bin", O_RDONLY), "open");
+	SAY("parent 50: %lu\n", reads(fd, 50, 1));
+	fflush(stdout);
 
-    pid_t p = fork();
-    if (p == 0) {
-        SAY("child exit 7: %lu\n", reads(fd, 7, 2));
-        exit(0);
-    }
-    SAY("child exit: status %d\n", wait_status(p));
-    fflush(stdout);
+	pid_t p = fork();
+	if (p == 0) {
+		SAY("child exit 7: %lu\n", reads(fd, 7, 2));
+		exit(0);
+	}
+	SAY("child exit: status %d\n", wait_status(p));
+	fflush(stdout);
 
-    p = fork();
-    if (p == 0) {
-        SAY("child exec 5: %lu\n", reads(fd, 5, 3));
-        fflush(stdout);
-        execl("/bin/true", "true", (char *)NULL);
-        _exit(127);
-    }
-    SAY("child exec: status %d\n", wait_status(p));
+	p = fork();
+	if (p == 0) {
+		SAY("child exec 5: %lu\n", reads(fd, 5, 3));
+		fflush(stdout);
+		execl("/bin/true", "true", (char *)NULL);
+		_exit(127);
+	}
+	SAY("child exec: status %d\n", wait_status(p));
 
-    p = vfork();
-    if (p == 0) {
-        execl("/bin/true", "true", (char *)NULL);
-        _exit(127);
-    }
-    SAY("vfork child exec: status %d\n", wait_status(p));
-    SAY("parent 10: %lu\n", reads(fd, 10, 4));
-    return 0;
+	p = vfork();
+	if (p == 0) {
+		execl("/bin/true", "true", (char *)NULL);
+		_exit(127);
+	}
+	SAY("vfork child exec: status %d\n", wait_status(p));
+	SAY("parent 10: %lu\n", reads(fd, 10, 4));
+	return 0;
 }

@@ -34,12 +34,10 @@
 #                                   such as auto, under which a case may not be served)
 set -u
 
-if [ $# -lt 1 ]; then
-    echo "usage: $0 BUILD_DIR" >&2
-    exit 2
-fi
-BUILD=$(cd "$1" 2>/dev/null && pwd) || { echo "$0: no such directory: $1" >&2; exit 2; }
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=../lib.sh
+. "$HERE/../lib.sh"
+t_build_dir BUILD_DIR "$@"
 LIB=$BUILD/libmmapio_preload.so
 PROGS=$BUILD/tests/preload
 PY=${PYTHON:-python3}
@@ -48,11 +46,11 @@ ONLY=${PRELOAD_TEST_ONLY:-}
 DET=${PRELOAD_TEST_DETERMINISM:-0}
 
 # A clean environment: no inherited preload, no shim settings.
-unset LD_PRELOAD
-for v in $(env | sed -n 's/^\(MMAPIO_[A-Za-z0-9_]*\)=.*/\1/p'); do unset "$v"; done
-export LC_ALL=C
+t_clean_env
 
-TMP=$(mktemp -d /tmp/mmapio-preload-tests.XXXXXX) || exit 2
+# The artifacts directory is kept when a case failed, or with PRELOAD_TEST_KEEP=1.
+T_KEEP=${PRELOAD_TEST_KEEP:-0} T_KEEP_ON_FAIL=1
+t_tmpdir preload-tests
 W=$TMP/w          # the scratch directory: same path for both runs of a case
 OUT=$TMP/out      # kept outputs
 STATS=$TMP/stats.jsonl
@@ -77,46 +75,40 @@ exec timeout -k 5 $TO env LD_PRELOAD='${PRELOAD_TEST_PRELOAD:-$LIB}' MMAPIO_MODE
 EOF
 chmod +x "$TMP"/run-*
 
-pass=0
-failn=0
-skipn=0
-ok() { echo "ok $1"; pass=$((pass + 1)); }
-fail() { echo "FAIL $1: $2"; failn=$((failn + 1)); }
-skip() { echo "skip $1: $2"; skipn=$((skipn + 1)); }
 selected() { [ -z "$ONLY" ] || [[ $1 =~ $ONLY ]]; }
 
 # run_side MODE OUTFILE FUNC: empty the scratch dir, run FUNC in it with RUN set for MODE.
 run_side() {
-    local mode=$1 out=$2 fn=$3
-    rm -rf "$W"
-    mkdir -p "$W"
-    rm -f "$STATS"
-    (
-        cd "$W" || exit 99
-        RUN=$TMP/run-$mode
-        "$fn"
-    ) > "$out" 2>&1
-    local rc=$?
-    echo "exit=$rc" >> "$out"
-    if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
-        echo "(timed out after ${TO}s)" >> "$out"
-    fi
+	local mode=$1 out=$2 fn=$3
+	rm -rf "$W"
+	mkdir -p "$W"
+	rm -f "$STATS"
+	RUN=$TMP/run-$mode
+	(
+		cd "$W" || exit 99
+		"$fn"
+	) > "$out" 2>&1
+	local rc=$?
+	echo "exit=$rc" >> "$out"
+	if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+		echo "(timed out after ${TO}s)" >> "$out"
+	fi
 }
 
 # Describe the first difference between two output files in one line.
 first_diff() { # A B [LABEL_A LABEL_B]
-    local a=$1 b=$2 na=${3:-without shim} nb=${4:-with shim} line
-    line=$(cmp "$a" "$b" 2>&1 | sed -n 's/.*line \([0-9]*\).*/\1/p' | head -n 1)
-    [ -n "$line" ] || line=1
-    if cmp "$a" "$b" 2>&1 | grep -q EOF; then
-        line=$((line + 1))
-    fi
-    local la lb
-    la=$(sed -n "${line}p" "$a" | cut -c1-200)
-    lb=$(sed -n "${line}p" "$b" | cut -c1-200)
-    local nd
-    nd=$(diff "$a" "$b" | grep -c '^[<>]')
-    printf 'line %s: %s [%s] %s [%s]; %s differing lines' "$line" "$na" "$la" "$nb" "$lb" "$nd"
+	local a=$1 b=$2 na=${3:-without shim} nb=${4:-with shim} line
+	line=$(cmp "$a" "$b" 2>&1 | sed -n 's/.*line \([0-9]*\).*/\1/p' | head -n 1)
+	[ -n "$line" ] || line=1
+	if cmp "$a" "$b" 2>&1 | grep -q EOF; then
+		line=$((line + 1))
+	fi
+	local la lb
+	la=$(sed -n "${line}p" "$a" | cut -c1-200)
+	lb=$(sed -n "${line}p" "$b" | cut -c1-200)
+	local nd
+	nd=$(diff "$a" "$b" | grep -c '^[<>]')
+	printf 'line %s: %s [%s] %s [%s]; %s differing lines' "$line" "$na" "$la" "$nb" "$lb" "$nd"
 }
 
 # value KEY from a stats.py summary line
@@ -126,110 +118,113 @@ sval() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<< "$1"; }
 #   EXPECT: "served" - served_calls > 0 (total, or on NAME when given)
 #           "maybe"  - report whether NAME was served; only identical output required
 check_case() {
-    local case=$1 fn=$2 expect=${3:-served}
-    [ -n "${PRELOAD_TEST_EXPECT:-}" ] && expect=$PRELOAD_TEST_EXPECT
-    shift 3 2>/dev/null || shift $#
-    local names=("$@")
-    local base=$OUT/$case.base shim=$OUT/$case.shim never=$OUT/$case.never
-    selected "$case" || return 0
+	local case=$1 fn=$2 expect=${3:-served}
+	[ -n "${PRELOAD_TEST_EXPECT:-}" ] && expect=$PRELOAD_TEST_EXPECT
+	shift 3 2>/dev/null || shift $#
+	local names=("$@")
+	local base=$OUT/$case.base shim=$OUT/$case.shim never=$OUT/$case.never
+	selected "$case" || return 0
 
-    run_side base "$base" "$fn"
-    if ! grep -q '^exit=0$' "$base"; then
-        fail "$case" "baseline run (no shim) failed: $(tail -n 2 "$base" | tr '\n' ' ')(see $base)"
-        [ -n "${WITH_NEVER:-}" ] && fail "$case/never" "baseline run (no shim) failed"
-        return
-    fi
-    if [ "$DET" = 1 ]; then
-        run_side base "$base.again" "$fn"
-        if ! cmp -s "$base" "$base.again"; then
-            fail "$case" "baseline is not deterministic: $(first_diff "$base" "$base.again" "first run" "second run")"
-            return
-        fi
-    fi
-    if [ "$have_lib" = 0 ]; then
-        fail "$case" "shim library $LIB not found"
-        [ -n "${WITH_NEVER:-}" ] && fail "$case/never" "shim library $LIB not found"
-        return
-    fi
+	run_side base "$base" "$fn"
+	if ! grep -q '^exit=0$' "$base"; then
+		fail "$case" "baseline run (no shim) failed: $(tail -n 2 "$base" | tr '\n' ' ')(see $base)"
+		[ -n "${WITH_NEVER:-}" ] && fail "$case/never" "baseline run (no shim) failed"
+		return
+	fi
+	if [ "$DET" = 1 ]; then
+		run_side base "$base.again" "$fn"
+		if ! cmp -s "$base" "$base.again"; then
+			fail "$case" "baseline is not deterministic: $(first_diff "$base" "$base.again" "first run" "second run")"
+			return
+		fi
+	fi
+	if [ "$have_lib" = 0 ]; then
+		fail "$case" "shim library $LIB not found"
+		[ -n "${WITH_NEVER:-}" ] && fail "$case/never" "shim library $LIB not found"
+		return
+	fi
 
-    # with the shim, MMAPIO_MODE=always
-    run_side always "$shim" "$fn"
-    local st rc
-    st=$("$PY" "$HERE/stats.py" "$STATS" "${names[@]}" 2>&1)
-    rc=$?
-    cp -f "$STATS" "$OUT/$case.stats.jsonl" 2>/dev/null
-    if ! cmp -s "$base" "$shim"; then
-        fail "$case" "output differs with the shim: $(first_diff "$base" "$shim") (full: $base vs $shim)"
-    elif [ $rc = 2 ]; then
-        fail "$case" "identical output, but no stats were written to MMAPIO_STATS"
-    elif [ $rc != 0 ]; then
-        fail "$case" "identical output, but stats are malformed: $st (see $OUT/$case.stats.jsonl)"
-    else
-        local served=$(sval "$st" served) note=""
-        if [ ${#names[@]} -gt 0 ]; then
-            local n v nserved=0
-            for n in "${names[@]}"; do
-                v=$(sval "$st" "$n")
-                nserved=$((nserved + ${v##*:}))
-                note="$note $n=$v"
-            done
-            if [ "$expect" = served ]; then
-                if [ "$nserved" -gt 0 ]; then
-                    ok "$case"
-                else
-                    fail "$case" "identical output, but the shim served no calls on${note} (stats: $st)"
-                fi
-            else
-                if [ "$nserved" -gt 0 ]; then
-                    ok "$case (served:${note})"
-                else
-                    ok "$case (identical output only: not served by the shim: ${note# }; $EXPLAIN)"
-                fi
-            fi
-        elif [ "$served" -gt 0 ]; then
-            ok "$case"
-        elif [ "$expect" = maybe ]; then
-            ok "$case (identical output; nothing served under these settings)"
-        else
-            fail "$case" "identical output, but served_calls is 0 (stats: $st)"
-        fi
-    fi
+	# with the shim, MMAPIO_MODE=always
+	run_side always "$shim" "$fn"
+	local st rc
+	st=$("$PY" "$HERE/stats.py" "$STATS" "${names[@]}" 2>&1)
+	rc=$?
+	cp -f "$STATS" "$OUT/$case.stats.jsonl" 2>/dev/null
+	if ! cmp -s "$base" "$shim"; then
+		fail "$case" "output differs with the shim: $(first_diff "$base" "$shim") (full: $base vs $shim)"
+	elif [ $rc = 2 ]; then
+		fail "$case" "identical output, but no stats were written to MMAPIO_STATS"
+	elif [ $rc != 0 ]; then
+		fail "$case" "identical output, but stats are malformed: $st (see $OUT/$case.stats.jsonl)"
+	else
+		local served note=""
+		served=$(sval "$st" served)
+		if [ ${#names[@]} -gt 0 ]; then
+			local n v nserved=0
+			for n in "${names[@]}"; do
+				v=$(sval "$st" "$n")
+				nserved=$((nserved + ${v##*:}))
+				note="$note $n=$v"
+			done
+			if [ "$expect" = served ]; then
+				if [ "$nserved" -gt 0 ]; then
+					ok "$case"
+				else
+					fail "$case" "identical output, but the shim served no calls on${note} (stats: $st)"
+				fi
+			else
+				if [ "$nserved" -gt 0 ]; then
+					ok "$case (served:${note})"
+				else
+					ok "$case (identical output only: not served by the shim: ${note# }; $EXPLAIN)"
+				fi
+			fi
+		elif [ "$served" -gt 0 ]; then
+			ok "$case"
+		elif [ "$expect" = maybe ]; then
+			ok "$case (identical output; nothing served under these settings)"
+		else
+			fail "$case" "identical output, but served_calls is 0 (stats: $st)"
+		fi
+	fi
 
-    # with the shim, MMAPIO_MODE=never
-    if [ -n "${WITH_NEVER:-}" ]; then
-        run_side never "$never" "$fn"
-        st=$("$PY" "$HERE/stats.py" "$STATS" 2>&1)
-        rc=$?
-        if ! cmp -s "$base" "$never"; then
-            fail "$case/never" "output differs with MMAPIO_MODE=never: $(first_diff "$base" "$never") (full: $base vs $never)"
-        elif [ $rc = 1 ]; then
-            fail "$case/never" "identical output, but stats are malformed: $st"
-        elif [ $rc = 0 ] && [ "$(sval "$st" served)" != 0 ]; then
-            fail "$case/never" "identical output, but MMAPIO_MODE=never served calls: $st"
-        else
-            ok "$case/never"
-        fi
-    fi
+	# with the shim, MMAPIO_MODE=never
+	if [ -n "${WITH_NEVER:-}" ]; then
+		run_side never "$never" "$fn"
+		st=$("$PY" "$HERE/stats.py" "$STATS" 2>&1)
+		rc=$?
+		if ! cmp -s "$base" "$never"; then
+			fail "$case/never" "output differs with MMAPIO_MODE=never: $(first_diff "$base" "$never") (full: $base vs $never)"
+		elif [ $rc = 1 ]; then
+			fail "$case/never" "identical output, but stats are malformed: $st"
+		elif [ $rc = 0 ] && [ "$(sval "$st" served)" != 0 ]; then
+			fail "$case/never" "identical output, but MMAPIO_MODE=never served calls: $st"
+		else
+			ok "$case/never"
+		fi
+	fi
 }
 
 # ---------------------------------------------------------------- programs
 progs=()
 for p in "$PROGS"/prog_*; do
-    [ -f "$p" ] && [ -x "$p" ] || continue
-    case ${p##*/} in
-    prog_execchild | prog_execchild.*) continue ;; # helper of prog_procs, not a test
-    *.c | *.o | *.d) continue ;;
-    esac
-    progs+=("$p")
+	if [ ! -f "$p" ] || [ ! -x "$p" ]; then
+		continue
+	fi
+	case ${p##*/} in
+	prog_execchild | prog_execchild.*) continue ;; # helper of prog_procs, not a test
+	*.c | *.o | *.d) continue ;;
+	esac
+	progs+=("$p")
 done
 if [ ${#progs[@]} -eq 0 ]; then
-    fail "programs" "no test programs found in $PROGS (build them: make, or tests/preload/build.sh $BUILD)"
+	fail "programs" "no test programs found in $PROGS (build them: make, or tests/preload/build.sh $BUILD)"
 fi
 nfn=0
 for p in "${progs[@]}"; do
-    name=${p##*/}
-    eval "prog_fn_$((++nfn))() { \"\$RUN\" '$p' \"\$PWD/d\"; }"
-    WITH_NEVER=1 check_case "$name" "prog_fn_$nfn" served
+	name=${p##*/}
+	eval "prog_fn_$((++nfn))() { \"\$RUN\" '$p' \"\$PWD/d\"; }"
+	WITH_NEVER=1 check_case "$name" "prog_fn_$nfn" served
 done
 
 # ---------------------------------------------------------------- real programs
@@ -251,48 +246,48 @@ r_cat_pipe() { prep; "$RUN" cat data.bin small.txt | sha256sum; echo "rc=${PIPES
 r_cat_file() { prep; "$RUN" cat data.bin small.txt > out.bin; echo "rc=$?"; sha256sum out.bin; }
 r_sha256sum() { prep; "$RUN" sha256sum data.bin small.txt; echo "rc=$?"; }
 r_cmp() {
-    prep
-    cp data.bin copy.bin
-    "$RUN" cmp data.bin copy.bin; echo "rc=$?"
-    "$RUN" cmp data.bin data2.bin; echo "rc=$?"
-    "$RUN" cmp -l small.txt small2.txt; echo "rc=$?"
-    "$RUN" cmp -i 1000:1000 data.bin data2.bin; echo "rc=$?"
-    "$RUN" cmp data.bin other.bin; echo "rc=$?"
+	prep
+	cp data.bin copy.bin
+	"$RUN" cmp data.bin copy.bin; echo "rc=$?"
+	"$RUN" cmp data.bin data2.bin; echo "rc=$?"
+	"$RUN" cmp -l small.txt small2.txt; echo "rc=$?"
+	"$RUN" cmp -i 1000:1000 data.bin data2.bin; echo "rc=$?"
+	"$RUN" cmp data.bin other.bin; echo "rc=$?"
 }
 r_cp() {
-    prep
-    "$RUN" cp data.bin c1.bin; echo "rc=$?"
-    "$RUN" cp --sparse=always other.bin c2.bin; echo "rc=$?"
-    sha256sum c1.bin c2.bin
+	prep
+	"$RUN" cp data.bin c1.bin; echo "rc=$?"
+	"$RUN" cp --sparse=always other.bin c2.bin; echo "rc=$?"
+	sha256sum c1.bin c2.bin
 }
 r_dd() {
-    prep
-    "$RUN" dd if=data.bin bs=1000 skip=7 count=50 status=none | sha256sum
-    "$RUN" dd if=data.bin of=dd.out bs=4096 skip=5 seek=3 count=20 status=none; echo "rc=$?"
-    "$RUN" dd if=data.bin bs=65536 status=none | sha256sum
-    "$RUN" dd if=other.bin of=dd.out bs=1000 count=30 conv=notrunc status=none; echo "rc=$?"
-    sha256sum dd.out
+	prep
+	"$RUN" dd if=data.bin bs=1000 skip=7 count=50 status=none | sha256sum
+	"$RUN" dd if=data.bin of=dd.out bs=4096 skip=5 seek=3 count=20 status=none; echo "rc=$?"
+	"$RUN" dd if=data.bin bs=65536 status=none | sha256sum
+	"$RUN" dd if=other.bin of=dd.out bs=1000 count=30 conv=notrunc status=none; echo "rc=$?"
+	sha256sum dd.out
 }
 r_head_tail() {
-    prep
-    "$RUN" head -c 100000 data.bin | sha256sum
-    "$RUN" tail -c 12345 data.bin | sha256sum
-    "$RUN" tail -n 3 small.txt
-    "$RUN" head -n 2 small.txt
+	prep
+	"$RUN" head -c 100000 data.bin | sha256sum
+	"$RUN" tail -c 12345 data.bin | sha256sum
+	"$RUN" tail -n 3 small.txt
+	"$RUN" head -n 2 small.txt
 }
 r_sqlite() {
-    prep
-    "$RUN" sqlite3 -bail test.db < "$HERE/sqlite_workload.sql"; echo "rc=$?"
-    "$RUN" sqlite3 -bail test.db < "$HERE/sqlite_reopen.sql"; echo "rc=$?"
-    sha256sum test.db
-    ls
+	prep
+	"$RUN" sqlite3 -bail test.db < "$HERE/sqlite_workload.sql"; echo "rc=$?"
+	"$RUN" sqlite3 -bail test.db < "$HERE/sqlite_reopen.sql"; echo "rc=$?"
+	sha256sum test.db
+	ls
 }
 r_sqlite_wal() {
-    prep
-    "$RUN" sqlite3 -bail wal.db < "$HERE/sqlite_wal.sql"; echo "rc=$?"
-    "$RUN" sqlite3 -bail wal.db 'PRAGMA integrity_check; SELECT count(*), sum(a) FROM w;'; echo "rc=$?"
-    sqlite3 wal.db .dump | sha256sum
-    ls
+	prep
+	"$RUN" sqlite3 -bail wal.db < "$HERE/sqlite_wal.sql"; echo "rc=$?"
+	"$RUN" sqlite3 -bail wal.db 'PRAGMA integrity_check; SELECT count(*), sum(a) FROM w;'; echo "rc=$?"
+	sqlite3 wal.db .dump | sha256sum
+	ls
 }
 r_python() { prep; "$RUN" /usr/bin/python3 -I "$HERE/py_io.py"; echo "rc=$?"; }
 r_include() { prep; MMAPIO_INCLUDE='*data.bin' "$RUN" cat data.bin other.bin | sha256sum; }
@@ -300,16 +295,16 @@ r_exclude() { prep; MMAPIO_EXCLUDE='*data.bin' "$RUN" cat data.bin other.bin | s
 
 need() { command -v "$1" > /dev/null 2>&1; }
 real() { # CASE FUNC EXPECT EXPLAIN NAME... ; skipped when a tool is missing
-    local tool=$1
-    shift
-    if ! need "$tool"; then
-        selected "$1" && skip "$1" "$tool is not installed"
-        return
-    fi
-    local case=$1 fn=$2 expect=$3
-    EXPLAIN=$4
-    shift 4
-    check_case "$case" "$fn" "$expect" "$@"
+	local tool=$1
+	shift
+	if ! need "$tool"; then
+		selected "$1" && skip "$1" "$tool is not installed"
+		return
+	fi
+	local case=$1 fn=$2 expect=$3
+	EXPLAIN=$4
+	shift 4
+	check_case "$case" "$fn" "$expect" "$@"
 }
 real cat cat-pipe r_cat_pipe served "" data.bin
 real cat cat-file r_cat_file maybe "cat copies file to file with copy_file_range" data.bin
@@ -321,98 +316,90 @@ real head head-tail r_head_tail served "" data.bin
 real sqlite3 sqlite3 r_sqlite served "" test.db
 real sqlite3 sqlite3-wal r_sqlite_wal served "" wal.db
 if [ -x /usr/bin/python3 ]; then
-    real /usr/bin/python3 python3 r_python served "" py.bin
+	real /usr/bin/python3 python3 r_python served "" py.bin
 else
-    selected python3 && skip python3 "/usr/bin/python3 is not installed"
+	selected python3 && skip python3 "/usr/bin/python3 is not installed"
 fi
 
 # include/exclude globs: served must follow the globs
 glob_case() { # CASE FUNC SERVED_NAME UNSERVED_NAME
-    local case=$1 fn=$2 yes=$3 no=$4
-    selected "$case" || return 0
-    local base=$OUT/$case.base shim=$OUT/$case.shim
-    run_side base "$base" "$fn"
-    if [ "$have_lib" = 0 ]; then
-        fail "$case" "shim library $LIB not found"
-        return
-    fi
-    run_side always "$shim" "$fn"
-    local st
-    st=$("$PY" "$HERE/stats.py" "$STATS" "$yes" "$no" 2>&1)
-    local vy vn
-    vy=$(sval "$st" "$yes")
-    vn=$(sval "$st" "$no")
-    if ! cmp -s "$base" "$shim"; then
-        fail "$case" "output differs with the shim: $(first_diff "$base" "$shim")"
-    elif [ "${st%% *}" != ok ]; then
-        fail "$case" "stats: $st"
-    elif [ "${vy##*:}" -le 0 ] 2>/dev/null || [ -z "$vy" ]; then
-        fail "$case" "$yes should be served ($st)"
-    elif [ "${vn##*:}" != 0 ]; then
-        fail "$case" "$no should not be served ($st)"
-    else
-        ok "$case"
-    fi
+	local case=$1 fn=$2 yes=$3 no=$4
+	selected "$case" || return 0
+	local base=$OUT/$case.base shim=$OUT/$case.shim
+	run_side base "$base" "$fn"
+	if [ "$have_lib" = 0 ]; then
+		fail "$case" "shim library $LIB not found"
+		return
+	fi
+	run_side always "$shim" "$fn"
+	local st
+	st=$("$PY" "$HERE/stats.py" "$STATS" "$yes" "$no" 2>&1)
+	local vy vn
+	vy=$(sval "$st" "$yes")
+	vn=$(sval "$st" "$no")
+	if ! cmp -s "$base" "$shim"; then
+		fail "$case" "output differs with the shim: $(first_diff "$base" "$shim")"
+	elif [ "${st%% *}" != ok ]; then
+		fail "$case" "stats: $st"
+	elif [ "${vy##*:}" -le 0 ] 2>/dev/null || [ -z "$vy" ]; then
+		fail "$case" "$yes should be served ($st)"
+	elif [ "${vn##*:}" != 0 ]; then
+		fail "$case" "$no should not be served ($st)"
+	else
+		ok "$case"
+	fi
 }
 if need cat; then
-    glob_case include-glob r_include data.bin other.bin
-    glob_case exclude-glob r_exclude other.bin data.bin
+	glob_case include-glob r_include data.bin other.bin
+	glob_case exclude-glob r_exclude other.bin data.bin
 fi
 
 # MMAPIO_STATS=stderr: stdout unchanged, one valid JSON line per process on stderr
 if selected stats-stderr; then
-    p=$PROGS/prog_rw
-    if [ ! -x "$p" ]; then
-        fail stats-stderr "$p not built"
-    elif [ "$have_lib" = 0 ]; then
-        fail stats-stderr "shim library $LIB not found"
-    else
-        rm -rf "$W" && mkdir -p "$W"
-        (cd "$W" && timeout -k 5 "$TO" "$p" "$W/d" > "$OUT/stats-stderr.base" 2> /dev/null)
-        rm -rf "$W" && mkdir -p "$W"
-        (cd "$W" && timeout -k 5 "$TO" env LD_PRELOAD="$LIB" MMAPIO_MODE=always MMAPIO_STATS=stderr \
-            "$p" "$W/d" > "$OUT/stats-stderr.out" 2> "$OUT/stats-stderr.err")
-        st=$("$PY" "$HERE/stats.py" "$OUT/stats-stderr.err" 2>&1)
-        if ! cmp -s "$OUT/stats-stderr.base" "$OUT/stats-stderr.out"; then
-            fail stats-stderr "stdout differs: $(first_diff "$OUT/stats-stderr.base" "$OUT/stats-stderr.out")"
-        elif [ "${st%% *}" != ok ] || [ "$(sval "$st" lines)" != 1 ] || [ "$(sval "$st" served)" = 0 ]; then
-            fail stats-stderr "stderr should hold exactly one stats line with served calls: $st"
-        else
-            ok stats-stderr
-        fi
-    fi
+	p=$PROGS/prog_rw
+	if [ ! -x "$p" ]; then
+		fail stats-stderr "$p not built"
+	elif [ "$have_lib" = 0 ]; then
+		fail stats-stderr "shim library $LIB not found"
+	else
+		rm -rf "$W" && mkdir -p "$W"
+		(cd "$W" && timeout -k 5 "$TO" "$p" "$W/d" > "$OUT/stats-stderr.base" 2> /dev/null)
+		rm -rf "$W" && mkdir -p "$W"
+		(cd "$W" && timeout -k 5 "$TO" env LD_PRELOAD="$LIB" MMAPIO_MODE=always MMAPIO_STATS=stderr \
+			"$p" "$W/d" > "$OUT/stats-stderr.out" 2> "$OUT/stats-stderr.err")
+		st=$("$PY" "$HERE/stats.py" "$OUT/stats-stderr.err" 2>&1)
+		if ! cmp -s "$OUT/stats-stderr.base" "$OUT/stats-stderr.out"; then
+			fail stats-stderr "stdout differs: $(first_diff "$OUT/stats-stderr.base" "$OUT/stats-stderr.out")"
+		elif [ "${st%% *}" != ok ] || [ "$(sval "$st" lines)" != 1 ] || [ "$(sval "$st" served)" = 0 ]; then
+			fail stats-stderr "stderr should hold exactly one stats line with served calls: $st"
+		else
+			ok stats-stderr
+		fi
+	fi
 fi
 
 # Stats of a process tree: each process counts its own calls only, so the
 # lines add up to what was served (a fork child used to report its parent's
 # counts again; a vfork child used to write and reset its parent's).
 if selected stats-fork; then
-    p=$PROGS/prog_statsfork
-    if [ ! -x "$p" ]; then
-        fail stats-fork "$p not built"
-    elif [ "$have_lib" = 0 ]; then
-        fail stats-fork "shim library $LIB not found"
-    else
-        rm -rf "$W" && mkdir -p "$W" && : > "$STATS"
-        (cd "$W" && timeout -k 5 "$TO" env LD_PRELOAD="$LIB" MMAPIO_MODE=always MMAPIO_STATS="$STATS" \
-            "$p" "$W/d" > "$OUT/stats-fork.out" 2>&1)
-        st=$("$PY" "$HERE/stats.py" "$STATS" 2>&1)
-        cp -f "$STATS" "$OUT/stats-fork.stats.jsonl" 2>/dev/null
-        if [ "${st%% *}" != ok ] || [ "$(sval "$st" served)" != 72 ]; then
-            fail stats-fork "the tree served 72 preads; its stats lines add up to: $st"
-        else
-            ok "stats-fork (72 served over $(sval "$st" lines) lines)"
-        fi
-    fi
+	p=$PROGS/prog_statsfork
+	if [ ! -x "$p" ]; then
+		fail stats-fork "$p not built"
+	elif [ "$have_lib" = 0 ]; then
+		fail stats-fork "shim library $LIB not found"
+	else
+		rm -rf "$W" && mkdir -p "$W" && : > "$STATS"
+		(cd "$W" && timeout -k 5 "$TO" env LD_PRELOAD="$LIB" MMAPIO_MODE=always MMAPIO_STATS="$STATS" \
+			"$p" "$W/d" > "$OUT/stats-fork.out" 2>&1)
+		st=$("$PY" "$HERE/stats.py" "$STATS" 2>&1)
+		cp -f "$STATS" "$OUT/stats-fork.stats.jsonl" 2>/dev/null
+		if [ "${st%% *}" != ok ] || [ "$(sval "$st" served)" != 72 ]; then
+			fail stats-fork "the tree served 72 preads; its stats lines add up to: $st"
+		else
+			ok "stats-fork (72 served over $(sval "$st" lines) lines)"
+		fi
+	fi
 fi
 
 rm -rf "$W"
-if [ "$failn" = 0 ] && [ "${PRELOAD_TEST_KEEP:-0}" != 1 ]; then
-    rm -rf "$TMP"
-fi
-if [ "$skipn" -gt 0 ]; then
-    echo "$pass passed, $failn failed, $skipn skipped"
-else
-    echo "$pass passed, $failn failed"
-fi
-[ "$failn" = 0 ]
+t_summary

@@ -6,32 +6,24 @@
 #
 # Prints "ok NAME" or "FAIL NAME: why" per case and ends with one line
 # "N passed, M failed". Exit status 1 if anything failed. About 10-20 s.
+# shellcheck disable=SC2016 # check's conditions are strings that eval expands when it runs them
 set -u
 
-if [ $# -lt 1 ]; then
-	echo "usage: $0 BUILD_DIR" >&2
-	exit 2
-fi
-BUILD=$(cd "$1" 2>/dev/null && pwd) || { echo "$0: no such directory: $1" >&2; exit 2; }
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=../lib.sh
+. "$HERE/../lib.sh"
+t_build_dir BUILD_DIR "$@"
 ROOT=$(cd "$HERE/../.." && pwd)
 RUN=$ROOT/scripts/mmapio-run
 AB=$ROOT/scripts/mmapio-ab
 
 # A clean environment: no inherited preload or shim settings; the build's library.
-unset LD_PRELOAD
-for v in $(env | sed -n 's/^\(MMAPIO_[A-Za-z0-9_]*\)=.*/\1/p'); do unset "$v"; done
+t_clean_env
 export MMAPIO_LIB=$BUILD/libmmapio_preload.so
-export LC_ALL=C
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/mmapio-scripts-tests.XXXXXX") || exit 2
-trap 'rm -rf "$TMP"' EXIT
+t_tmpdir scripts-tests
 cd "$TMP" || exit 2
 
-pass=0
-failn=0
-ok() { echo "ok $1"; pass=$((pass + 1)); }
-fail() { echo "FAIL $1: $2"; failn=$((failn + 1)); }
 # check NAME CONDITION-COMMAND... : ok if the command succeeds, else FAIL with $why
 why=""
 check() {
@@ -43,7 +35,7 @@ check() {
 
 if [ ! -f "$MMAPIO_LIB" ]; then
 	fail "library" "$MMAPIO_LIB not found (build first: make)"
-	echo "$pass passed, $failn failed"
+	t_summary
 	exit 1
 fi
 
@@ -244,5 +236,4 @@ why="exit $rc, $(cat ab.err)"
 check "ab: --plot without gnuplot exits 2 and says how to install it" \
 	eval '[ "$rc" -eq 2 ] && grep -q "gnuplot-nox" ab.err'
 
-echo "$pass passed, $failn failed"
-[ "$failn" -eq 0 ]
+t_summary

@@ -1,4 +1,4 @@
-# tests/stress: the reliability suite (issue 6). Included by the top Makefile.
+# tests/stress: the reliability suite. Included by the top Makefile.
 #
 #   make              also builds $(B)/tests/stress/<name> from tests/stress/<name>.c
 #   make test         runs tests/stress/run.sh $(B) with the other areas' runners

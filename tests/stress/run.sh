@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The reliability suite of libmmapio_preload.so (issue 6).
+# The reliability suite of libmmapio_preload.so.
 #
 #   tests/stress/run.sh BUILD_DIR [--long]
 #
@@ -29,42 +29,31 @@
 # (seconds per command, default 600).
 set -u
 
-if [ $# -lt 1 ]; then
-	echo "usage: $0 BUILD_DIR [--long]" >&2
-	exit 2
-fi
-BUILD=$(cd "$1" 2>/dev/null && pwd) || { echo "$0: no such directory: $1" >&2; exit 2; }
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=../lib.sh
+. "$HERE/../lib.sh"
+t_build_dir "BUILD_DIR [--long]" "$@"
 LONG=0
 [ "${2:-}" = "--long" ] && LONG=1
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 LIB=$BUILD/libmmapio_preload.so
 P=$BUILD/tests/stress
 TO=${STRESS_TIMEOUT:-600}
 ONLY=${STRESS_ONLY:-}
 
-unset LD_PRELOAD
-for v in $(env | sed -n 's/^\(MMAPIO_[A-Za-z0-9_]*\)=.*/\1/p'); do unset "$v"; done
-export LC_ALL=C
+t_clean_env
 
-TMP=$(mktemp -d /tmp/mmapio-stress.XXXXXX) || exit 2
+# The scratch directory is kept when a case failed, or with STRESS_KEEP=1;
+# the mounts and loop devices made in it are undone first.
 MOUNTS=()
 LOOPS=()
-cleanup() {
-	local i
+t_cleanup_hook() {
+	local i l
 	for ((i = ${#MOUNTS[@]} - 1; i >= 0; i--)); do umount "${MOUNTS[$i]}" 2>/dev/null; done
 	for l in "${LOOPS[@]}"; do losetup -d "$l" 2>/dev/null; done
-	if [ "${STRESS_KEEP:-0}" = 1 ] || [ "$failn" -gt 0 ]; then
-		echo "(artifacts kept in $TMP)"
-	else
-		rm -rf "$TMP"
-	fi
 }
-pass=0 failn=0 skipn=0
-trap cleanup EXIT
-ok() { echo "ok $1"; pass=$((pass + 1)); }
-fail() { echo "FAIL $1: $2"; failn=$((failn + 1)); }
-skip() { echo "skip $1: $2"; skipn=$((skipn + 1)); }
+T_KEEP=${STRESS_KEEP:-0} T_KEEP_ON_FAIL=1
+t_tmpdir stress
 want() { [ -z "$ONLY" ] || [[ "$1" =~ $ONLY ]]; }
 
 # shim CMD...: run under the shim, stats appended to $STATS.
@@ -93,7 +82,7 @@ unmount() {
 
 if [ ! -f "$LIB" ] || [ ! -x "$P/fsx" ]; then
 	fail build "missing $LIB or $P/fsx: run make first"
-	echo "$pass passed, $failn failed, $skipn skipped"
+	t_summary
 	exit 1
 fi
 
@@ -156,7 +145,8 @@ fsx_case fsx-race-seed4 4 -A -r "$TMP/fsx-race-seed4.raced"
 if want fsx-race-baseline; then
 	d=$TMP/fsx-race-baseline; mkdir -p "$d"
 	base "$P/fsx" -s 4 -n 50000 -d "$d" -q -r "$d/raced" >"$d.out" 2>"$d.err"; rc=$?
-	[ $rc = 0 ] && ok fsx-race-baseline || fail fsx-race-baseline "$(grep -m1 MISMATCH "$d.err")"
+	if [ $rc = 0 ]; then ok fsx-race-baseline
+	else fail fsx-race-baseline "$(grep -m1 MISMATCH "$d.err")"; fi
 fi
 if want fsx-tmpfs; then
 	if mount_tmpfs "$TMP/fsx-tmpfs-mnt" 64m; then
@@ -237,7 +227,7 @@ killcase() { # MODE SEED
 	shim "$P/killwriter" run "$d" "$2" "$1" >"$d/run.out" 2>&1; local rc=$?
 	base "$P/killwriter" verify "$d" "$2" "$1" >"$d/verify.out" 2>&1; local rv=$?
 	if [ $rc != 0 ]; then
-		fail "$name" "$(grep -m1 -E 'FAIL|died|ended' "$d/run.out" || echo "$(status $rc)")"
+		fail "$name" "$(grep -m1 -E 'FAIL|died|ended' "$d/run.out" || status $rc)"
 	elif ! grep -q "shared-writable: yes" "$d/run.out"; then
 		fail "$name" "the writer did not write through a shared writable map"
 	elif [ $rv != 0 ]; then
@@ -251,8 +241,12 @@ killcase() { # MODE SEED
 for s in $KILL_SEEDS; do killcase stop "$s"; killcase cont "$s"; done
 if want faults-kill9-baseline; then
 	d=$TMP/kill-base; mkdir -p "$d"
-	base "$P/killwriter" run "$d" 5 cont >"$d/run.out" 2>&1 && base "$P/killwriter" verify "$d" 5 cont >"$d/v.out" 2>&1 &&
-		ok faults-kill9-baseline || fail faults-kill9-baseline "fails without the shim: $(tail -1 "$d/run.out" "$d/v.out" 2>/dev/null | tr '\n' ' ')"
+	if base "$P/killwriter" run "$d" 5 cont >"$d/run.out" 2>&1 &&
+		base "$P/killwriter" verify "$d" 5 cont >"$d/v.out" 2>&1; then
+		ok faults-kill9-baseline
+	else
+		fail faults-kill9-baseline "fails without the shim: $(tail -1 "$d/run.out" "$d/v.out" 2>/dev/null | tr '\n' ' ')"
+	fi
 fi
 
 # An ext4 on a loop device backed by a file on a small tmpfs.
@@ -334,13 +328,18 @@ if want badenv; then
 	d=$TMP/badenv; mkdir -p "$d"
 	seq 1 40000 >"$d/input.txt"           # 229 KiB: mapped under MMAPIO_MODE=always
 	base cat "$d/input.txt" >"$d/base.out" 2>"$d/base.err"; brc=$?
-	WORDS=("" garbage -1 99999999999999999999999 "4Kx" "４K" "∞" " auto" "always always")
-	SIZES=("" garbage -1 99999999999999999999999 "4Kx" "４K" "∞" "17179869184G" "4 K" "1.5M" "0x10" "4KiBx")
-	THREADS=("" garbage -1 99999999999999999999999 "4K" "４" "∞" "2000000" "8x")
-	DURATIONS=("" garbage -1 99999999999999999999999 "50msx" "５0ms" "∞" "1h" "99999999999999999s" "2 s")
-	BOOLS=("" garbage -1 2 99999999999999999999999 "onx" "１" "∞" "yes please")
-	GLOBS=("" ":" "a::b" "*.txt:" ":*.txt")
-	PATHS=("")
+	# The value lists are read through the nameref "vals" below (SC2034 does
+	# not see that use).
+	# shellcheck disable=SC2034
+	{
+		WORDS=("" garbage -1 99999999999999999999999 "4Kx" "４K" "∞" " auto" "always always")
+		SIZES=("" garbage -1 99999999999999999999999 "4Kx" "４K" "∞" "17179869184G" "4 K" "1.5M" "0x10" "4KiBx")
+		THREADS=("" garbage -1 99999999999999999999999 "4K" "４" "∞" "2000000" "8x")
+		DURATIONS=("" garbage -1 99999999999999999999999 "50msx" "５0ms" "∞" "1h" "99999999999999999s" "2 s")
+		BOOLS=("" garbage -1 2 99999999999999999999999 "onx" "１" "∞" "yes please")
+		GLOBS=("" ":" "a::b" "*.txt:" ":*.txt")
+		PATHS=("")
+	}
 	declare -A TABLE=(
 		[MMAPIO_MODE]=WORDS [MMAPIO_PREWARM]=WORDS [MMAPIO_WRITES]=WORDS [MMAPIO_FSYNC]=WORDS
 		[MMAPIO_HUGEPAGES]=WORDS [MMAPIO_LOG]=WORDS
@@ -354,8 +353,11 @@ if want badenv; then
 	for var in $(grep -oh '"MMAPIO_[A-Z0-9_]*"' "$ROOT"/preload/*.c 2>/dev/null | tr -d '"' | sort -u); do
 		[ -n "${TABLE[$var]:-}" ] || missing+=" $var"
 	done
-	[ -z "$missing" ] && ok "badenv-coverage (all ${#TABLE[@]} variables read by preload/*.c are in the table)" ||
+	if [ -z "$missing" ]; then
+		ok "badenv-coverage (all ${#TABLE[@]} variables read by preload/*.c are in the table)"
+	else
 		fail badenv-coverage "variables without a bad-value table:$missing"
+	fi
 	tried=0
 	badenv_run() { # -> rc in $rc, stderr in $d/err
 		timeout -k 5 "$TO" env LD_PRELOAD="$LIB" "$@" cat "$d/input.txt" >"$d/out" 2>"$d/err"; rc=$?
@@ -390,7 +392,8 @@ if want badenv; then
 	for var in "${!TABLE[@]}"; do
 		[ "$(grep -c "$var=" "$d/err")" = 1 ] || why+=" $var not named exactly once;"
 	done
-	[ -z "$why" ] && ok "badenv-all-at-once (${#TABLE[@]} bad variables, ${#TABLE[@]} lines)" || fail badenv-all-at-once "$why"
+	if [ -z "$why" ]; then ok "badenv-all-at-once (${#TABLE[@]} bad variables, ${#TABLE[@]} lines)"
+	else fail badenv-all-at-once "$why"; fi
 	# Valid but extreme values: correct output, silence.
 	why=""
 	for combo in "MMAPIO_RESERVE=1" "MMAPIO_RESERVE=16T" "MMAPIO_MODE=auto MMAPIO_MAX_SIZE=1G" \
@@ -400,13 +403,14 @@ if want badenv; then
 		"MMAPIO_MODE=ALWAYS" "MMAPIO_NETFS=yes" "MMAPIO_INCLUDE=*.nomatch" "MMAPIO_EXCLUDE=*" \
 		"MMAPIO_STATS=$d/extreme.json" "MMAPIO_LOG=error MMAPIO_MIN_SIZE=junk"; do
 		tried=$((tried + 1))
-		# shellcheck disable=SC2086
-		badenv_run MMAPIO_MODE=always $combo
+		read -ra settings <<<"$combo" # split on blanks, no pathname expansion (MMAPIO_EXCLUDE=*)
+		badenv_run MMAPIO_MODE=always "${settings[@]}"
 		if [ $rc != $brc ] || ! cmp -s "$d/out" "$d/base.out" || [ -s "$d/err" ]; then
 			why+=" '$combo': $(status $rc), $(wc -l <"$d/err") stderr lines;"
 		fi
 	done
-	[ -z "$why" ] && ok "badenv-extreme-valid (16 valid extreme settings: output as without the shim, nothing on stderr)" || fail badenv-extreme-valid "$why"
+	if [ -z "$why" ]; then ok "badenv-extreme-valid (16 valid extreme settings: output as without the shim, nothing on stderr)"
+	else fail badenv-extreme-valid "$why"; fi
 	# MMAPIO_MAX_SIZE alone, below the default minimum: a valid value. The
 	# shim reports MMAPIO_MIN_SIZE, which is unset, with its value: a NULL
 	# pointer (printed as '(null)' by one version, a SIGSEGV at start in
@@ -488,18 +492,20 @@ tsan_build() {
 	tsan_lib=$(gcc -print-file-name=libtsan.so)
 	[ -e "$tsan_lib" ] || { echo "no libtsan.so for gcc"; return 1; }
 	mkdir -p "$TSAN_DIR/obj" "$TSAN_DIR/tests/stress"
-	local src objs=() flags="-std=gnu11 -D_GNU_SOURCE -Iinclude -Icore -Ipreload -DMMAPIO_EMBEDDED -fPIC -fvisibility=hidden -fsanitize=thread -O1 -g -pthread -w"
+	local src objs=() flags=(-std=gnu11 -D_GNU_SOURCE -Iinclude -Icore -Ipreload -DMMAPIO_EMBEDDED -fPIC
+		-fvisibility=hidden -fsanitize=thread -O1 -g -pthread -w)
 	(
 		cd "$ROOT" || exit 1
 		for src in preload/*.c core/*.c core/copy_x86_64.S preload/vfork_x86_64.S; do
-			local o="$TSAN_DIR/obj/$(echo "$src" | tr / _).o"
+			local o="$TSAN_DIR/obj/${src//\//_}.o"
 			if [ ! -e "$o" ] || [ "$src" -nt "$o" ] || [ -n "$(find include core preload -name '*.h' -newer "$o" 2>/dev/null | head -1)" ]; then
-				gcc $flags -c "$src" -o "$o" || exit 1
+				gcc "${flags[@]}" -c "$src" -o "$o" || exit 1
 			fi
 		done
 	) || return 1
 	for src in "$ROOT"/preload/*.c "$ROOT"/core/*.c "$ROOT"/core/copy_x86_64.S "$ROOT"/preload/vfork_x86_64.S; do
-		objs+=("$TSAN_DIR/obj/$(echo "${src#$ROOT/}" | tr / _).o")
+		src=${src#"$ROOT"/}
+		objs+=("$TSAN_DIR/obj/${src//\//_}.o")
 	done
 	gcc -shared -fsanitize=thread -o "$TSAN_DIR/libmmapio_preload.so" "${objs[@]}" -ldl -pthread || return 1
 	gcc -std=gnu11 -Wall -Wextra -O1 -g -pthread -fsanitize=thread "$HERE/load.c" -o "$TSAN_DIR/tests/stress/load" || return 1
@@ -562,8 +568,10 @@ bug_case() { # NAME PROG [DIR-SETUP: tmpfs|-] [known]
 	want "$name" || return
 	local d=$TMP/$name; mkdir -p "$d/base" "$d/shim"
 	if [ "$kind" = tmpfs ]; then
-		mount_tmpfs "$d/base" 1m && mount_tmpfs "$d/shim" 1m ||
-			{ skip "$name" "cannot mount a tmpfs"; return; }
+		if ! { mount_tmpfs "$d/base" 1m && mount_tmpfs "$d/shim" 1m; }; then
+			skip "$name" "cannot mount a tmpfs"
+			return
+		fi
 	fi
 	base "$P/$prog" "$d/base" >"$d/base.out" 2>&1; local rb=$?
 	shim "$P/$prog" "$d/shim" >"$d/shim.out" 2>&1; local rs=$?
@@ -585,5 +593,4 @@ SHIM_TMPFS=1 bug_case bug-tmpfs-hole-read bug_tmpfs_hole_read tmpfs
 bug_case bug-tmpfs-foreign-punch bug_tmpfs_foreign_punch tmpfs
 SHIM_TMPFS=1 bug_case bug-tmpfs-foreign-punch-optin bug_tmpfs_foreign_punch tmpfs known
 
-echo "$pass passed, $failn failed, $skipn skipped"
-[ "$failn" -eq 0 ]
+t_summary
