@@ -56,7 +56,8 @@ BENCHES     := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/bench_*.c))
 
 LIBS := $(B)/libmmapio.a $(B)/libmmapio.so $(if $(PRE_C),$(B)/libmmapio_preload.so,)
 
-# Man pages: scdoc sources in man/, NAME.SECTION.scd -> $(B)/man/NAME.SECTION.
+# Man pages: scdoc sources in man/, NAME.SECTION.scd -> $(B)/man/NAME.SECTION
+# (.nh added: no hyphenation inside names like MMAPIO_MAX_SIZE).
 MAN_SRC   := $(wildcard man/*.scd)
 MAN_PAGES := $(MAN_SRC:man/%.scd=$(B)/man/%)
 
@@ -123,7 +124,8 @@ $(B)/mmapio.pc: $(B)/mmapio.pc.vars
 $(B)/man/%: man/%.scd
 	@mkdir -p $(@D)
 	@command -v scdoc >/dev/null || { echo "scdoc is needed for the man pages: run scripts/setup (or apt-get install scdoc)" >&2; exit 1; }
-	scdoc < $< > $@
+	scdoc < $< > $@.tmp || { rm -f $@.tmp; exit 1; }
+	sed '/^\.TH /a .nh' $@.tmp > $@ && rm -f $@.tmp
 
 # Setup installs the Debian packages the build and tests need; it records
 # success so that later runs cost nothing.
