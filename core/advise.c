@@ -36,6 +36,46 @@ int mmapio_advise(mmapio_map *m, off_t off, size_t len, int advice)
 	return madvise(m->base + s, e - s, advice_map[advice]) < 0 ? -errno : 0;
 }
 
+/*
+ * The access advice of the whole map. A piece mapped later by growth is a
+ * new mapping with default advice, so the advice is kept and applied to
+ * it too (mmapio__follow). Default advice makes a fault read the device's
+ * readahead window around the page (read_ahead_kb: 128 KiB is common, 8
+ * MiB was seen): right for a map read in order, ruinous for random reads
+ * of data that is not cached. MADV_RANDOM makes a fault read its page only.
+ */
+static bool is_access(int advice)
+{
+	return advice == MMAPIO_ADV_NORMAL || advice == MMAPIO_ADV_SEQUENTIAL ||
+	       advice == MMAPIO_ADV_RANDOM;
+}
+
+int mmapio__access_apply(mmapio_map *m, void *addr, size_t len)
+{
+	int a = atomic_load(&m->access);
+	if (a == MMAPIO_ADV_NORMAL)
+		return 0; /* what a new mapping has */
+	return madvise(addr, len, advice_map[a]) < 0 ? -errno : 0;
+}
+
+int mmapio_set_access(mmapio_map *m, int advice)
+{
+	if (!m || !is_access(advice))
+		return -EINVAL;
+	pthread_mutex_lock(&m->lock);
+	int rc = 0;
+	atomic_store(&m->access, advice);
+	if (m->mapped && madvise(m->base, m->mapped, advice_map[advice]) < 0)
+		rc = -errno;
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
+int mmapio_get_access(const mmapio_map *m)
+{
+	return atomic_load(&((mmapio_map *)m)->access);
+}
+
 int mmapio_lock(mmapio_map *m, off_t off, size_t len)
 {
 	uint64_t s, e;

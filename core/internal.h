@@ -50,6 +50,7 @@ struct mmapio_map {
 	unsigned flags;		    /* MMAPIO_F_* */
 	bool own_fd;
 	int huge_tier;
+	_Atomic int access;	    /* MMAPIO_ADV_NORMAL/SEQUENTIAL/RANDOM for the whole map */
 
 	/* Shared interval flusher (flusher.c), under its lock. */
 	struct mmapio_map *fl_next;
@@ -98,6 +99,9 @@ void mmapio__flusher_unregister(mmapio_map *m);
 /* prewarm.c */
 void mmapio__prewarm_cancel(mmapio_map *m);
 int mmapio__touch(mmapio_map *m, uint64_t off, uint64_t len);
+
+/* advise.c: the map's access advice, on a newly mapped piece (under lock). */
+int mmapio__access_apply(mmapio_map *m, void *addr, size_t len);
 
 /* huge.c */
 /* Tier the file allows; sysfs is read only when want_thp. */

@@ -99,6 +99,7 @@ int mmapio__follow(mmapio_map *m, uint64_t new_size)
 		if (p == MAP_FAILED)
 			return -errno;
 		mmapio__huge_apply(m, p, want - m->mapped);
+		mmapio__access_apply(m, p, want - m->mapped);
 		m->mapped = want;
 		atomic_store_explicit(&m->size, usable, memory_order_release);
 		atomic_store_explicit(&m->file_size, new_size, memory_order_release);

@@ -320,6 +320,16 @@ enum mmapio_advice {
 	MMAPIO_ADV_NOHUGEPAGE = 6,
 };
 MMAPIO_API int mmapio_advise(mmapio_map *m, off_t off, size_t len, int advice);
+/*
+ * The access advice of the whole map, kept for pages that growth maps
+ * later (mmapio_advise applies to the pages mapped now only):
+ * MMAPIO_ADV_NORMAL (the default: a fault reads the device's readahead
+ * window around its page), MMAPIO_ADV_SEQUENTIAL, or MMAPIO_ADV_RANDOM (a
+ * fault reads its own page only: use it for random access to data that
+ * may not be cached). -EINVAL for any other advice. MT-safe.
+ */
+MMAPIO_API int mmapio_set_access(mmapio_map *m, int advice);
+MMAPIO_API int mmapio_get_access(const mmapio_map *m);
 MMAPIO_API int mmapio_lock(mmapio_map *m, off_t off, size_t len);
 MMAPIO_API int mmapio_unlock(mmapio_map *m, off_t off, size_t len);
 

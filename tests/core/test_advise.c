@@ -214,11 +214,86 @@ static void test_lock_unlock(void **state)
 	}
 }
 
+/*
+ * mmapio_set_access covers the whole map, and pages mapped later by growth
+ * (a new mapping, which the kernel gives default advice) get it too.
+ */
+static void test_access_kept_across_growth(void **state)
+{
+	(void)state;
+	char path[PATH_MAX];
+	mmapio_map *m = open_mode(path, "access", MMAPIO_RDWR);
+	T_EQ(mmapio_get_access(m), MMAPIO_ADV_NORMAL);
+	T_OK(mmapio_set_access(m, MMAPIO_ADV_RANDOM));
+	T_EQ(mmapio_get_access(m), MMAPIO_ADV_RANDOM);
+	T_EQ(page_flag(m, 0, "rr"), 1);
+	T_EQ(page_flag(m, NP - 1, "rr"), 1);
+	T_OK(mmapio_resize(m, 3 * NP * tu_ps));
+	T_EQ(page_flag(m, NP, "rr"), 1);      /* grown: a new mapping */
+	T_EQ(page_flag(m, 3 * NP - 1, "rr"), 1);
+	T_OK(mmapio_set_access(m, MMAPIO_ADV_SEQUENTIAL));
+	T_EQ(page_flag(m, 2 * NP, "sr"), 1);
+	T_EQ(page_flag(m, 2 * NP, "rr"), 0);
+	T_OK(mmapio_set_access(m, MMAPIO_ADV_NORMAL));
+	T_EQ(page_flag(m, 2 * NP, "sr"), 0);
+	T_EQ(mmapio_set_access(m, MMAPIO_ADV_WILLNEED), -EINVAL);
+	T_EQ(mmapio_set_access(m, MMAPIO_ADV_DONTNEED), -EINVAL);
+	T_EQ(mmapio_set_access(NULL, MMAPIO_ADV_RANDOM), -EINVAL);
+	T_OK(mmapio_close(m));
+}
+
+/* Pages of path in the page cache, seen through a map of our own. */
+static long cached_pages(const char *path, uint64_t pages)
+{
+	int fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	void *p = mmap(NULL, pages * tu_ps, PROT_READ, MAP_SHARED, fd, 0);
+	assert_true(p != MAP_FAILED);
+	long cached = tu_resident(p, pages * tu_ps);
+	munmap(p, pages * tu_ps);
+	close(fd);
+	return cached;
+}
+
+/*
+ * The effect that matters: with MMAPIO_ADV_RANDOM a read of a page that is
+ * not cached brings in that page only; with the default, the kernel reads
+ * around it (unless the device's readahead is off).
+ */
+static void test_access_random_reads_one_page(void **state)
+{
+	(void)state;
+	char path[PATH_MAX];
+	const uint64_t pages = 256;
+	tu_path(path, PATH_MAX, "access-fault");
+	T_OK(tu_make_file(path, pages * tu_ps));
+	for (int advice = MMAPIO_ADV_RANDOM; advice >= MMAPIO_ADV_NORMAL;
+	     advice -= MMAPIO_ADV_RANDOM - MMAPIO_ADV_NORMAL) {
+		tu_drop_cache(path);
+		if (cached_pages(path, pages) != 0)
+			skip(); /* this file system keeps its pages (tmpfs) */
+		mmapio_map *m = NULL;
+		T_OK(mmapio_open(&m, path, MMAPIO_RDONLY, NULL));
+		T_OK(mmapio_set_access(m, advice));
+		uint8_t b[64];
+		T_EQ(mmapio_read(m, (off_t)(pages / 2 * tu_ps + 8), b, sizeof b), sizeof b);
+		T_EQ(tu_check(b, pages / 2 * tu_ps + 8, sizeof b), -1);
+		long cached = cached_pages(path, pages);
+		if (advice == MMAPIO_ADV_RANDOM)
+			T_EQ(cached, 1);
+		else if (cached == 1)
+			skip(); /* the device reads no window around a fault */
+		T_OK(mmapio_close(m));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_advice_unaligned),
 		cmocka_unit_test(test_bad_advice),
+		cmocka_unit_test(test_access_kept_across_growth),
+		cmocka_unit_test(test_access_random_reads_one_page),
 		cmocka_unit_test(test_dontneed_effect),
 		cmocka_unit_test(test_lock_unlock),
 	};
