@@ -34,7 +34,8 @@
  * them). The flusher's and the pre-warm worker's locks are held across
  * fork() (pthread_atfork); a map's own lock is not: fork only while no
  * other thread is inside mmapio_resize(), mmapio_refresh(),
- * mmapio_rebind_fd() or mmapio_close() on a map the child will use.
+ * mmapio_rebind_fd(), mmapio_set_access() or mmapio_close() on a map the
+ * child will use.
  *
  * The map's base address never moves: mmapio reserves address space beyond
  * the file size at open, so growing the file maps new pages in place.
