@@ -4,6 +4,7 @@
 #   make libs man     only the libraries and pkg-config file / only the man pages
 #   make test         setup if needed, build, run every test; ends "N passed, M failed"
 #   make test-asan    the same tests built with -fsanitize=address,undefined
+#   make test-core    only the core's cmocka suites (no setup)
 #   make bench        benchmark tables (baseline / mmapio / raw mapping)
 #   make install      PREFIX=/usr/local LIBDIR=$(PREFIX)/lib DESTDIR=
 #   make uninstall    the same variables: removes every file install made
@@ -139,6 +140,11 @@ test: setup
 	$(MAKE) all
 	tests/run-all.sh $(B)
 
+# The core's cmocka suites alone, without setup (the Debian package build
+# runs them with its own flags).
+test-core: $(CORE_TESTS) $(PORT_TESTS)
+	tests/run-all.sh $(B) --core-only
+
 test-asan: setup
 	$(MAKE) B=build-asan OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
 		LDLIBS="-pthread -ldl -fsanitize=address,undefined" all
@@ -209,5 +215,5 @@ DEPFILES := $(patsubst %.o,%.d,$(CORE_O) $(CORE_PORT_O) $(PRE_O)) \
 $(DEPFILES):
 -include $(wildcard $(DEPFILES))
 
-.PHONY: all libs man setup test test-asan bench install uninstall deb clean
+.PHONY: all libs man setup test test-core test-asan bench install uninstall deb clean
 .DELETE_ON_ERROR:
