@@ -6,6 +6,9 @@
 #
 # Prints "ok NAME" or "FAIL NAME: why" per case and ends with one line
 # "N passed, M failed". Exit status 1 if anything failed. About 10-20 s.
+# check() evaluates its condition when it is called: the single quotes around
+# conditions are meant.
+# shellcheck disable=SC2016
 set -u
 
 if [ $# -lt 1 ]; then
@@ -206,7 +209,7 @@ check "ab: same non-zero exit status in every run is identical" \
 
 "$AB" --runs 2 --cold data.bin --cold "$TMP" -- cat data.bin >ab.out 2>ab.err
 rc=$?
-why="exit $rc; $(cat ab.err | head -3)"
+why="exit $rc; $(head -3 ab.err)"
 check "ab: --cold FILE and DIR" eval '[ "$rc" -eq 0 ] && grep -q "page cache dropped" ab.out'
 
 "$AB" --runs 2 --ref 'cat small.txt' -- cat small.txt >ab.out 2>ab.err
