@@ -46,15 +46,7 @@ finish() {
 # but the build directories.
 SRC=$TMP/src
 mkdir "$SRC"
-if git -C "$ROOT" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-	(cd "$ROOT" && git ls-files -z --cached --others --exclude-standard |
-		while IFS= read -r -d '' f; do
-			if [ -e "$f" ] || [ -L "$f" ]; then printf '%s\0' "$f"; fi
-		done | tar --null --verbatim-files-from -T - -cf -) | tar -xf - -C "$SRC"
-else
-	(cd "$ROOT" && tar --exclude=./build --exclude=./build-asan --exclude=./build-tsan -cf - .) |
-		tar -xf - -C "$SRC"
-fi
+"$ROOT/scripts/copy-checkout" "$SRC" || exit 2
 cd "$SRC" || exit 2
 M() { make --no-print-directory B=b "$@"; }
 
