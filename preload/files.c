@@ -1,14 +1,22 @@
 /*
- * files.c - one mapping per file, shared by every descriptor of it.
+ * files.c - one entry per file, shared by every descriptor of it: its
+ * map, its state, and the changes of state.
  *
  * A file is identified by (st_dev, st_ino) in a uthash table guarded by one
- * mutex, taken at open, dup and close only. The map borrows one of the
- * program's own descriptors (MMAPIO_F_BORROW_FD) instead of opening the
- * file again: an extra descriptor would change the numbers open() returns
- * and count against the program's limit. Before that descriptor is closed
- * the map is rebound to another one of the same file; when the last goes,
- * the map is closed with MMAPIO_F_DEFER_UNMAP so that a reader racing the
- * close cannot crash.
+ * mutex, taken at open, dup, close and when a decision changes, never on a
+ * read or write. The map borrows one of the program's own descriptors
+ * (MMAPIO_F_BORROW_FD) instead of opening the file again: an extra
+ * descriptor would change the numbers open() returns and count against the
+ * program's limit, and closing one would drop the program's POSIX locks on
+ * the file. Before that descriptor is closed the map is rebound to another
+ * one of the same file; when the last goes, the map is closed with
+ * MMAPIO_F_DEFER_UNMAP so that a reader racing the close cannot crash.
+ *
+ * States (enum file_state): the kernel serves a file for good (KERNEL), or
+ * while we watch it (WATCH), or the map serves it (MAPPED). Auto mode moves
+ * a file between WATCH and MAPPED both ways as its sampled calls say
+ * (files_reconsider); a demoted file keeps its map, without its pages, for
+ * the next promotion.
  *
  * File structures are recycled, never freed, for the same reason.
  */
@@ -21,8 +29,9 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
-#include <sys/vfs.h>
 #include "shim.h"
+
+#define CLEAN_NEED_MAX 32 /* windows without misses before a map is tried again, at most */
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct file *table;
@@ -59,6 +68,15 @@ void files_init(void)
 {
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
+
+struct file *files_find(struct file_key key)
+{
+	struct file *f;
+	HASH_FIND(hh, table, &key, sizeof key, f);
+	return f;
+}
+
+/* ---- the descriptors of a file ---- */
 
 static int add_fd(struct file *f, int fd)
 {
@@ -100,6 +118,23 @@ static int pick_fd(struct file *f, int except)
 	return any;
 }
 
+/* An O_RDWR descriptor of f, if writes may go to the map; else -1. */
+static int rw_fd(struct file *f, int fd, int flags)
+{
+	if (!cfg.writes_map)
+		return -1;
+	if ((flags & O_ACCMODE) == O_RDWR)
+		return fd;
+	for (int i = 0; i < f->nfds; i++) {
+		struct ofd *o = fd_get(f->fds[i]);
+		if (o && (o->flags & O_ACCMODE) == O_RDWR)
+			return f->fds[i];
+	}
+	return -1;
+}
+
+/* ---- the table ---- */
+
 static struct file *file_new(struct file_key key, const char *path)
 {
 	struct file *f = free_files;
@@ -113,6 +148,9 @@ static struct file *file_new(struct file_key key, const char *path)
 	atomic_store(&f->gen_seen, atomic_load(&gen_table[f->gen_slot]));
 	f->path = strdup(path ? path : "?");
 	f->bound_fd = -1;
+	f->clean_need = 1;
+	f->cached_pct = -1;
+	f->advice = MMAPIO_ADV_NORMAL;
 	return f;
 }
 
@@ -134,24 +172,28 @@ static void file_release(struct file *f)
 	free_files = f;
 }
 
-/* An O_RDWR descriptor of f, if writes may go to the map; else -1. */
-static int rw_fd(struct file *f, int fd, int flags)
+/* ---- maps ---- */
+
+static void set_advice(struct file *f, int advice)
 {
-	if (!cfg.writes_map)
-		return -1;
-	if ((flags & O_ACCMODE) == O_RDWR)
-		return fd;
-	for (int i = 0; i < f->nfds; i++) {
-		struct ofd *o = fd_get(f->fds[i]);
-		if (o && (o->flags & O_ACCMODE) == O_RDWR)
-			return f->fds[i];
-	}
-	return -1;
+	if (advice < 0 || advice == f->advice || !f->map)
+		return;
+	if (mmapio_set_access(f->map, advice) == 0)
+		f->advice = advice;
 }
 
-/* Map f through fd (or another of its descriptors). Under lock. */
-static bool file_map(struct file *f, int fd, int flags)
+/*
+ * The map as of the size seen through fd. A map created earlier (the file
+ * was handed back to the kernel since) is reused: only its pages went.
+ */
+static mmapio_map *map_of_fd(struct file *f, int fd, int flags)
 {
+	if (f->map) {
+		mmapio_rebind_fd(f->map, fd);
+		mmapio_refresh(f->map);
+		mmapio_rebind_fd(f->map, f->bound_fd);
+		return f->map;
+	}
 	struct mmapio_opts o = { 0 };
 	int wfd = rw_fd(f, fd, flags);
 	if (wfd >= 0)
@@ -175,10 +217,18 @@ static bool file_map(struct file *f, int fd, int flags)
 	mmapio_map *m;
 	int rc = mmapio_open_fd(&m, fd, wfd >= 0 ? MMAPIO_RDWR : MMAPIO_RDONLY, &o);
 	if (rc < 0) {
-		f->reason = "mmap failed";
 		shim_log(LOG_INFO, "%s: not mapped: %s", f->path, mmapio_strerror(rc));
-		return false;
+		return NULL;
 	}
+	f->map = m;
+	f->writable = wfd >= 0;
+	f->bound_fd = fd;
+	f->advice = MMAPIO_ADV_NORMAL;
+	return m;
+}
+
+static void prewarm(mmapio_map *m)
+{
 	uint64_t warm = mmapio_size(m) < cfg.prewarm_max ? mmapio_size(m) : cfg.prewarm_max;
 	switch (cfg.prewarm) {
 	case PREWARM_WILLNEED:
@@ -191,11 +241,40 @@ static bool file_map(struct file *f, int fd, int flags)
 		mmapio_prewarm_async(m, 0, warm);
 		break;
 	}
-	f->map = m;
-	f->writable = wfd >= 0;
-	f->bound_fd = fd;
+}
+
+/* Serve f from a map, through fd (or another of its descriptors). Under lock. */
+static bool file_map(struct file *f, int fd, int flags, int advice)
+{
+	bool fresh = f->map == NULL;
+	mmapio_map *m = map_of_fd(f, fd, flags);
+	if (!m) {
+		f->reason = "mmap failed";
+		return false;
+	}
+	set_advice(f, advice);
+	if (fresh)
+		prewarm(m);
+	sample_start(f, true);
 	atomic_store_explicit(&f->state, FILE_MAPPED, memory_order_release);
 	return true;
+}
+
+/*
+ * Hand a mapped file back to the kernel: its calls go through read(2) and
+ * friends from now on, and the map lets go of its pages (MADV_DONTNEED on
+ * a shared file map drops our page table entries only; the data stays in
+ * the page cache, dirty pages included), so that reclaim treats them as it
+ * treats the pages of any file read with read(2). Under lock.
+ */
+static void file_unmap(struct file *f)
+{
+	atomic_store_explicit(&f->state, FILE_WATCH, memory_order_release);
+	if (f->map)
+		mmapio_advise(f->map, 0, SIZE_MAX, MMAPIO_ADV_DONTNEED);
+	sample_start(f, false);
+	f->clean_run = 0;
+	f->clean_need = f->clean_need * 2 > CLEAN_NEED_MAX ? CLEAN_NEED_MAX : f->clean_need * 2;
 }
 
 /* While auto mode watches a file the kernel serves it: "kernel", and the reason says so. */
@@ -207,113 +286,108 @@ const char *file_decision(const struct file *f)
 static void note_decision(struct file *f)
 {
 	const char *name = file_decision(f);
+	f->decisions++;
 	stats_record_decision(f->path, name, f->reason);
-	shim_log(LOG_INFO, "%s: %s (%s)", f->path, name, f->reason);
+	shim_log(LOG_INFO, "%s: %s (%s; %llu of %llu sampled calls missed the page cache)",
+		 f->path, name, f->reason, (unsigned long long)atomic_load(&f->missed),
+		 (unsigned long long)atomic_load(&f->sampled));
 }
 
-void files_promote(struct ofd *o, int fd, struct decision d)
+/* Carry out decision d on f, through fd. Under lock. */
+static void apply(struct file *f, int fd, int flags, struct decision d)
 {
-	struct file *f = o->file;
-	files_lock();
-	if (f && o->file == f && atomic_load(&f->state) == FILE_WATCH) {
-		const char *before = f->reason;
-		f->reason = d.reason;
-		if (d.v == V_MAP)
-			file_map(f, fd, o->flags);
-		else if (d.v == V_KERNEL)
-			atomic_store(&f->state, FILE_KERNEL); /* e.g. too many threads now */
-		if (before != f->reason)
-			note_decision(f);
-	}
-	files_unlock();
+	int state = atomic_load(&f->state);
+	const char *before = f->reason;
+	int was = state;
+	f->reason = d.reason;
+	if (d.v == V_MAP && state != FILE_MAPPED)
+		file_map(f, fd, flags, d.advice);
+	else if (d.v == V_MAP)
+		set_advice(f, d.advice);
+	else if (state == FILE_MAPPED)
+		file_unmap(f);
+	if (d.v == V_KERNEL)
+		atomic_store(&f->state, FILE_KERNEL);
+	if (before != f->reason || was != atomic_load(&f->state))
+		note_decision(f);
 }
 
-static bool never_path(const char *path)
-{
-	/* Asked at every open in auto mode: the first two bytes settle most. */
-	if (path[0] != '/' || (path[1] != 'p' && path[1] != 's' && path[1] != 'd'))
-		return false;
-	return !strncmp(path, "/proc/", 6) || !strncmp(path, "/sys/", 5) ||
-	       !strncmp(path, "/dev/", 5);
-}
+/* ---- decisions after the first ---- */
 
-/*
- * Decide on the file behind fd and attach a description to it: `o` when a
- * pending description has been watched (auto mode), else a new one.
- * calls/small: the reads watched so far. Under no lock; takes it.
- */
-static void decide_and_attach(int fd, const char *path, int flags, struct ofd *pending,
-			      uint32_t calls, uint32_t small)
+static struct file_facts window_facts(struct file *f, const struct window *w,
+				      const struct stat *st, int flags)
 {
-	struct stat st;
-	struct statfs sf;
-
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-		return;
-	/* Never: no read access, O_PATH (no I/O at all), O_DIRECT (the
-	 * program wants to bypass the page cache). A truncating open of a
-	 * file we map elsewhere still changes its size. */
-	if ((flags & O_ACCMODE) == O_WRONLY || (flags & (O_PATH | O_DIRECT))) {
-		if (flags & O_TRUNC)
-			files_refresh_stat(&st);
-		return;
-	}
-	/*
-	 * Decide cheaply first: the size and thread rules need nothing more
-	 * than fstat. Only a file that may be mapped costs the fstatfs and
-	 * the glob match (they can only turn a "map" into "kernel").
-	 */
-	struct file_facts facts = {
+	return (struct file_facts){
 		.regular = true,
 		.selected = true,
-		.size = (uint64_t)st.st_size,
+		.writable = (flags & O_ACCMODE) == O_RDWR,
+		.mapped = atomic_load(&f->state) == FILE_MAPPED,
+		.size = (uint64_t)st->st_size,
 		.threads = cfg.mode == MODE_AUTO ? policy_threads() : 1,
-		.calls = calls,
-		.small = small,
+		.room = cfg.mode == MODE_AUTO ? memory_room() : UINT64_MAX,
+		.cached_pct = -1,
+		.calls = w->n,
+		.small = w->small,
+		.seq = w->seq,
+		.probed = w->probed,
+		.misses = w->miss,
+		.clean_run = f->clean_run,
+		.clean_need = f->clean_need,
 	};
-	struct decision d = policy_decide(&cfg, &facts);
-	if (d.v != V_KERNEL) {
-		const char *why = NULL;
-		if (fstatfs(fd, &sf) < 0)
-			return;
-		facts.fs_magic = (long)sf.f_type;
-		facts.sparse = (uint64_t)st.st_blocks * 512 < (uint64_t)st.st_size;
-		facts.selected = policy_selected(fd, path, &why);
-		facts.unselected_why = why;
-		d = policy_decide(&cfg, &facts);
-	}
-	if (d.v != V_KERNEL && path && never_path(path)) /* e.g. /dev/shm files are regular */
-		d = (struct decision){ V_KERNEL, "system path" };
+}
 
-	if (flags & O_TRUNC)
-		coherence_bump_stat(&st);
-	files_lock();
-	struct file_key key = { st.st_dev, st.st_ino };
-	struct file *f;
-	HASH_FIND(hh, table, &key, sizeof key, f);
-	if (!f && d.v == V_KERNEL) {
-		/*
-		 * The kernel serves it for good: do not track it at all, so its
-		 * calls cost one table lookup, like a pipe's (the many-small-
-		 * files case). Its passthrough calls are then not counted.
-		 */
-		stats_record_decision(path ? path : "?", "kernel", d.reason);
-		shim_log(LOG_INFO, "%s: kernel (%s)", path ? path : "?", d.reason);
-		goto out;
+void files_reconsider(struct ofd *o, int fd, const struct window *w)
+{
+	struct file *f = o->file;
+	struct stat st;
+	int e = errno;
+	if (!f || atomic_load(&f->state) == FILE_KERNEL || fstat(fd, &st) < 0) {
+		errno = e;
+		return;
 	}
+	files_lock();
+	if (o->file == f && atomic_load(&f->state) != FILE_KERNEL) {
+		bool clean = w->probed == 0 || 8 * w->miss < w->probed;
+		f->clean_run = clean ? f->clean_run + 1 : 0;
+		struct file_facts facts = window_facts(f, w, &st, o->flags);
+		struct decision d = policy_decide(&cfg, &facts);
+		if (cfg.mode == MODE_AUTO)
+			apply(f, fd, o->flags, d);
+		else if (atomic_load(&f->state) == FILE_MAPPED)
+			set_advice(f, policy_advice(&facts));
+	}
+	files_unlock();
+	errno = e;
+}
+
+/* ---- descriptors come and go ---- */
+
+/* The pending description's calls so far count for its file now. */
+static void adopt_pending_counts(struct file *f, struct ofd *o)
+{
+	uint64_t p = atomic_exchange(&o->st_pass, 0);
+	atomic_fetch_add_explicit(&f->st.passthrough, p, memory_order_relaxed);
+}
+
+void files_attach(int fd, struct file_key key, const char *path, int flags, struct ofd *pending,
+		  struct decision d, const struct file_facts *facts)
+{
+	struct file *f = files_find(key);
 	if (!f) {
 		if (!(f = file_new(key, path)))
-			goto out;
+			return;
 		HASH_ADD(hh, table, key, sizeof key, f);
 		f->reason = d.reason;
-		f->threads = (int)facts.threads;
-		f->tmpfs = (unsigned long)facts.fs_magic == 0x01021994UL;
+		f->threads = (int)facts->threads;
+		f->tmpfs = (unsigned long)facts->fs_magic == 0x01021994UL;
+		f->cached_pct = facts->cached_pct;
+		sample_start(f, false);
 		atomic_store(&f->state, d.v == V_WATCH ? FILE_WATCH : FILE_KERNEL);
 		if (d.v == V_MAP)
-			file_map(f, fd, flags);
+			file_map(f, fd, flags, d.advice);
 		note_decision(f);
 	} else if (atomic_load(&f->state) == FILE_MAPPED &&
-		   (uint64_t)st.st_size != mmapio_size(f->map)) {
+		   (uint64_t)facts->size != mmapio_size(f->map)) {
 		mmapio_rebind_fd(f->map, fd); /* O_TRUNC, or another writer */
 		mmapio_refresh(f->map);
 		mmapio_rebind_fd(f->map, f->bound_fd);
@@ -324,8 +398,9 @@ static void decide_and_attach(int fd, const char *path, int flags, struct ofd *p
 		for (int i = 0; i <= hw; i++)
 			if (fd_get(i) == pending)
 				add_fd(f, i);
+		adopt_pending_counts(f, pending);
 		pending->file = f;
-		goto out;
+		return;
 	}
 	struct ofd *o = ofd_alloc();
 	if (!o || add_fd(f, fd) < 0) {
@@ -333,7 +408,7 @@ static void decide_and_attach(int fd, const char *path, int flags, struct ofd *p
 			ofd_free(o);
 		if (f->nfds == 0)
 			file_release(f);
-		goto out;
+		return;
 	}
 	o->file = f;
 	o->flags = flags;
@@ -344,64 +419,6 @@ static void decide_and_attach(int fd, const char *path, int flags, struct ofd *p
 	atomic_store(&o->noshadow, (flags & O_APPEND) != 0);
 	atomic_store(&o->shadow, atomic_load(&f->state) == FILE_MAPPED && !(flags & O_APPEND));
 	fd_put(fd, o);
-out:
-	files_unlock();
-}
-
-/*
- * Auto mode: a descriptor costs nothing at open (no fstat): it gets a
- * pending description whose reads the kernel serves while we count them
- * (pattern.c). A file that reaches its end below MMAPIO_MIN_SIZE is left
- * alone for good; one read WATCH_CALLS times is decided then, with fstat.
- * This keeps open-read-close of many small files at the kernel's cost.
- */
-static bool open_pending(int fd, const char *path, int flags)
-{
-	if (cfg.mode != MODE_AUTO || (flags & (O_TRUNC | O_PATH | O_DIRECT | O_DIRECTORY)) ||
-	    (flags & O_ACCMODE) == O_WRONLY || (path && never_path(path)))
-		return false;
-	/* No lock: this is every open of every small file (fdtable.c). */
-	struct ofd *o = ofd_alloc();
-	if (!o)
-		return false;
-	o->flags = flags;
-	atomic_store(&o->pending, true);
-	atomic_store(&o->refs, 1);
-	atomic_store(&o->off, 0); /* mirrors the kernel's offset while pending */
-	atomic_store(&o->noshadow, (flags & O_APPEND) != 0);
-	o->path = (cfg.include || cfg.exclude || stats_on || cfg.log_level >= LOG_INFO) && path
-			  ? strdup(path)
-			  : NULL;
-	if (fd_put_nolock(fd, o) == 0)
-		return true;
-	files_lock();
-	int r = fd_put(fd, o);
-	files_unlock();
-	if (r < 0)
-		ofd_free(o);
-	return r == 0;
-}
-
-void files_on_open(int fd, const char *path, int flags)
-{
-	if (fd < 0 || cfg.mode == MODE_NEVER)
-		return;
-	if (!open_pending(fd, path, flags))
-		decide_and_attach(fd, path, flags, NULL, 0, 0);
-}
-
-/* A pending description has been read often enough: decide now. */
-void files_decide_pending(struct ofd *o, int fd)
-{
-	char link[64], buf[4096];
-	const char *path = o->path;
-	if (!path) {
-		snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-		ssize_t n = readlink(link, buf, sizeof buf - 1);
-		buf[n > 0 ? n : 0] = 0;
-		path = buf;
-	}
-	decide_and_attach(fd, path, o->flags, o, atomic_load(&o->w_calls), atomic_load(&o->w_small));
 }
 
 void files_on_dup(int newfd, struct ofd *o)
@@ -425,13 +442,17 @@ static void release(struct ofd *o, int fd, bool stale)
 		 * Not for a stale entry: that number is another file now. */
 		if (!stale)
 			offset_sync(o, fd);
+		if (f)
+			adopt_pending_counts(f, o); /* a count that raced the attach */
+		else
+			stats_pending_closed(o);
 		ofd_free(o);
 	}
 	if (f) {
 		del_fd(f, fd);
 		if (f->nfds == 0) {
 			file_release(f);
-		} else if (atomic_load(&f->state) == FILE_MAPPED && f->bound_fd == fd) {
+		} else if (f->map && f->bound_fd == fd) {
 			f->bound_fd = pick_fd(f, fd);
 			mmapio_rebind_fd(f->map, f->bound_fd);
 		}
@@ -449,8 +470,10 @@ static void untrack_fd(int fd, bool stale)
 		 * lock (fdtable.c). */
 		int r = fd_take_nolock(fd, &o);
 		if (r == 0 && (!o || atomic_load(&o->kernel_only))) {
-			if (o && atomic_fetch_sub(&o->refs, 1) == 1)
+			if (o && atomic_fetch_sub(&o->refs, 1) == 1) {
+				stats_pending_closed(o);
 				ofd_free(o);
+			}
 			return;
 		}
 		files_lock();
@@ -474,46 +497,57 @@ void files_on_close(int fd) { untrack_fd(fd, false); }
 /* fd was closed behind our back and the number handed out again. */
 void files_forget(int fd) { untrack_fd(fd, true); }
 
+/* ---- size changes ---- */
+
 /*
- * Another shim instance changed f's size (coherence.c): follow it. No
- * files lock: mmapio_refresh() takes the map's own, and runs through the
- * descriptor the map is bound to, which is open while f is.
+ * Another shim instance changed f's size (coherence.c): follow it, through
+ * fd, the descriptor of the call that noticed (open for that call's
+ * length). No files lock: mmapio_refresh() takes the map's own.
  */
-void files_resync(struct file *f)
+void files_follow_other(struct file *f, int fd)
 {
 	uint64_t g = atomic_load_explicit(&gen_table[f->gen_slot], memory_order_acquire);
 	mmapio_map *m = f->map;
-	if (m && atomic_load(&f->state) == FILE_MAPPED && mmapio_refresh(m) == 0)
-		atomic_store(&f->gen_seen, g);
+	if (!m || atomic_load(&f->state) != FILE_MAPPED)
+		return;
+	files_lock();
+	if (f->map == m && atomic_load(&f->state) == FILE_MAPPED) {
+		mmapio_rebind_fd(m, fd);
+		if (mmapio_refresh(m) == 0)
+			atomic_store(&f->gen_seen, g);
+		mmapio_rebind_fd(m, f->bound_fd);
+	}
+	files_unlock();
 }
 
 /* The size of o's file may have changed through fd: tell the others, follow. */
-void files_refresh(struct ofd *o, int fd)
+void files_follow(struct ofd *o, int fd)
 {
 	struct file *f = o ? o->file : NULL;
 	if (!f) {
 		struct stat st; /* a description without a file yet (pending) */
 		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
-			files_refresh_stat(&st);
+			files_follow_stat(&st);
 		return;
 	}
 	atomic_store(&f->kdirty, true);
 	coherence_bump(f->gen_slot);
-	if (atomic_load(&f->state) != FILE_MAPPED)
+	if (!f->map)
 		return;
 	uint64_t g = atomic_load(&gen_table[f->gen_slot]);
 	files_lock();
-	if (atomic_load(&f->state) == FILE_MAPPED) {
+	if (f->map) {
 		mmapio_rebind_fd(f->map, fd);
 		if (mmapio_refresh(f->map) == 0)
 			atomic_store(&f->gen_seen, g);
 		mmapio_rebind_fd(f->map, f->bound_fd);
 		struct stat st;
-		if (f->tmpfs && fstat(fd, &st) == 0 &&
+		if (atomic_load(&f->state) == FILE_MAPPED && f->tmpfs && fstat(fd, &st) == 0 &&
 		    (uint64_t)st.st_blocks * 512 < (uint64_t)st.st_size) {
 			/* Grown with a hole: from now on the kernel reads it. The
 			 * map stays until the last close; shadow offsets still work
 			 * (read.c falls back to pread at the shadow offset). */
+			file_unmap(f);
 			atomic_store(&f->state, FILE_KERNEL);
 			f->reason = "sparse file on tmpfs";
 			note_decision(f);
@@ -523,18 +557,28 @@ void files_refresh(struct ofd *o, int fd)
 }
 
 /* After a size change through a descriptor we do not track (O_WRONLY, truncate(2)). */
-void files_refresh_stat(const struct stat *st)
+void files_follow_stat(const struct stat *st)
 {
 	coherence_bump_stat(st);
 	if (!table)
 		return;
 	files_lock();
 	struct file_key key = { st->st_dev, st->st_ino };
-	struct file *f;
-	HASH_FIND(hh, table, &key, sizeof key, f);
-	if (f && atomic_load(&f->state) == FILE_MAPPED &&
-	    (uint64_t)st->st_size != mmapio_size(f->map))
+	struct file *f = files_find(key);
+	if (f && f->map && (uint64_t)st->st_size != mmapio_size(f->map))
 		mmapio_refresh(f->map); /* through the bound fd: same file */
+	files_unlock();
+}
+
+void files_drop_pages(struct ofd *o, uint64_t off, uint64_t len)
+{
+	struct file *f = o->file;
+	if (!f || !f->map)
+		return;
+	files_lock(); /* the map lives while f does; the lock keeps f */
+	if (o->file == f && f->map)
+		mmapio_advise(f->map, (off_t)off, len > SIZE_MAX ? SIZE_MAX : (size_t)len,
+			      MMAPIO_ADV_DONTNEED);
 	files_unlock();
 }
 

@@ -2,15 +2,20 @@
  * init.c - start and end of the shim's life in a process.
  */
 #define _GNU_SOURCE
+#include <unistd.h>
 #include "shim.h"
 
 _Atomic bool shim_ready;
+size_t shim_pagesize = 4096; /* until init: the usual one */
 
 void procs_init(void);
 
 __attribute__((constructor)) static void shim_init(void)
 {
 	shim_resolve();
+	long ps = sysconf(_SC_PAGESIZE);
+	if (ps > 0)
+		shim_pagesize = (size_t)ps;
 	config_load();
 	fdtable_init();
 	if (cfg.mode != MODE_NEVER) {

@@ -84,6 +84,7 @@ off_t shim_lseek(struct ofd *o, int fd, off_t off, int whence)
 			if (to != cur) {
 				atomic_store(&o->off, to);
 				atomic_store(&o->stale, true);
+				atomic_store_explicit(&o->seeked, true, memory_order_relaxed);
 			}
 			return (off_t)to;
 		}
@@ -91,8 +92,9 @@ off_t shim_lseek(struct ofd *o, int fd, off_t off, int whence)
 	}
 	count_pass(o);
 	off_t r = REAL(lseek)(fd, off, whence);
-	if (r >= 0 && (atomic_load(&o->shadow) || o->pending)) { /* pending: mirror */
-		atomic_store(&o->off, r);
+	if (r >= 0 && !atomic_load(&o->noshadow)) { /* not shadowed: mirror */
+		if (atomic_exchange(&o->off, r) != r)
+			atomic_store_explicit(&o->seeked, true, memory_order_relaxed);
 		atomic_store(&o->stale, false);
 	}
 	return r;

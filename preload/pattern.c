@@ -1,33 +1,60 @@
 /*
- * pattern.c - auto mode's second look: the reads a file actually gets.
+ * pattern.c - what the calls the kernel serves on tracked files look like.
  *
- * A file that passes the open-time rules starts in FILE_WATCH: the kernel
- * serves it and every read is counted (two relaxed atomic adds next to a
- * syscall). Every WATCH_CALLS reads, policy_decide() looks at the window:
- * mostly small reads map the file (promotion; with the default
- * MMAPIO_SMALL_READ every read is small); mostly large ones keep the
- * kernel and start a new window, so a file whose use changes later can
- * still be promoted.
+ * Before the first decision, in auto mode, a new descriptor is "pending"
+ * (decide.c): not even fstat'ed. Its calls are counted here (two or three
+ * relaxed atomic adds next to a syscall): how many, how many small (below
+ * MMAPIO_SMALL_READ), how many continued the previous one (sequential).
+ * After WATCH_CALLS of them its file is decided. A read-only description
+ * that reaches the end of a file smaller than MMAPIO_MIN_SIZE is left to
+ * the kernel at once (kernel_only); one that can write keeps being
+ * watched, since the program may grow the file (a database it creates).
  *
- * Before any of that, in auto mode, a new descriptor is "pending": not
- * even fstat'ed until it has been read WATCH_CALLS times, so that opening,
- * reading and closing many small files costs what it costs without us.
+ * After the first decision, calls on a file the kernel serves while auto
+ * mode watches it are sampled (sample.c) before they run: their pages'
+ * residency can only be seen before the kernel reads them in.
  *
- * Once mapped, descriptors of the file adopt a shadow offset lazily, on
+ * Once mapped, descriptions of the file adopt a shadow offset lazily, on
  * their next read() or write(), from the kernel's current offset.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <unistd.h>
 #include "shim.h"
 
-/* A pending description (files.c open_pending): decide when it is time. */
+void pattern_before(struct ofd *o, int fd, int64_t off, int64_t at, size_t len)
+{
+	if (atomic_load_explicit(&o->pending, memory_order_relaxed)) {
+		/* Every call of a pending description is looked at: the
+		 * previous positional one ended at o->w_end (0 at first: a
+		 * read from the start counts as in order). */
+		bool seq = off < 0 ? stream_implicit(o) : atomic_load(&o->w_end) == off;
+		if (off >= 0)
+			atomic_store(&o->w_end, off + (int64_t)len);
+		if (seq)
+			atomic_fetch_add_explicit(&o->w_seq, 1, memory_order_relaxed);
+		return;
+	}
+	struct file *f = o->file;
+	if (!f)
+		return;
+	int state = atomic_load_explicit(&f->state, memory_order_relaxed);
+	if (state == FILE_WATCH)
+		sample_kernel(o, fd, off, at, len);
+	else if (unlikely(sample_tls.pair_o))
+		pair_close(o, off);
+}
+
+/* A pending description (decide.c): decide when it is time. */
 static void observe_pending(struct ofd *o, int fd, size_t len, ssize_t n, int64_t end)
 {
 	if (n < 0)
 		return;
-	/* The end of a file smaller than MMAPIO_MIN_SIZE: never worth a map. */
-	if ((size_t)n < len && end >= 0 && (uint64_t)end < cfg.min_size) {
+	/* The end of a file smaller than MMAPIO_MIN_SIZE, read through a
+	 * description that cannot grow it: never worth a map. */
+	if ((size_t)n < len && end >= 0 && (uint64_t)end < cfg.min_size &&
+	    (o->flags & O_ACCMODE) == O_RDONLY) {
 		atomic_store(&o->kernel_only, true); /* before pending: see kernel_read() */
 		atomic_store(&o->pending, false);
 		return;
@@ -43,36 +70,9 @@ static void observe_pending(struct ofd *o, int fd, size_t len, ssize_t n, int64_
 
 void pattern_observe(struct ofd *o, int fd, size_t len, ssize_t n, int64_t end)
 {
+	if (!atomic_load_explicit(&o->pending, memory_order_relaxed))
+		return;
 	int e = errno;
-	if (atomic_load_explicit(&o->pending, memory_order_relaxed)) {
-		observe_pending(o, fd, len, n, end);
-		errno = e;
-		return;
-	}
-	struct file *f = o->file;
-	if (n <= 0 || !f || atomic_load_explicit(&f->state, memory_order_relaxed) != FILE_WATCH) {
-		errno = e;
-		return;
-	}
-	if (len < cfg.small_read)
-		atomic_fetch_add_explicit(&f->w_small, 1, memory_order_relaxed);
-	uint32_t calls = atomic_fetch_add_explicit(&f->w_calls, 1, memory_order_relaxed) + 1;
-	if (calls % WATCH_CALLS) {
-		errno = e;
-		return;
-	}
-	struct file_facts facts = {
-		.regular = true,
-		.selected = true,
-		.size = 0, /* already within bounds at open */
-		.threads = policy_threads(),
-		.calls = WATCH_CALLS,
-		.small = atomic_exchange(&f->w_small, 0),
-	};
-	struct shim_config c = cfg;
-	c.min_size = 0; /* the size rule was applied at open */
-	struct decision d = policy_decide(&c, &facts);
-	files_promote(o, fd, d);
+	observe_pending(o, fd, len, n, end);
 	errno = e;
 }
-

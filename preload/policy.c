@@ -86,35 +86,82 @@ static bool is_pseudo(long magic)
 	return false;
 }
 
+static struct decision verdict(enum verdict v, const char *reason)
+{
+	return (struct decision){ v, reason, -1 };
+}
+
+/* A size rule fails: a file we track (a map, or a descriptor that may grow
+ * it) stays watched; any other goes to the kernel for good. */
+static struct decision size_rule(const struct file_facts *f, const char *reason)
+{
+	return verdict(f->mapped || f->writable ? V_WATCH : V_KERNEL, reason);
+}
+
 struct decision policy_decide(const struct shim_config *c, const struct file_facts *f)
 {
 	if (!f->regular)
-		return (struct decision){ V_KERNEL, "not a regular file" };
+		return verdict(V_KERNEL, "not a regular file");
 	if (is_pseudo(f->fs_magic))
-		return (struct decision){ V_KERNEL, "pseudo file system" };
+		return verdict(V_KERNEL, "pseudo file system");
 	if (is_netfs(f->fs_magic) && !c->netfs)
-		return (struct decision){ V_KERNEL, "network file system (MMAPIO_NETFS=0)" };
+		return verdict(V_KERNEL, "network file system (MMAPIO_NETFS=0)");
 	if (!f->selected)
-		return (struct decision){ V_KERNEL, f->unselected_why };
+		return verdict(V_KERNEL, f->unselected_why);
 	if (f->sparse && (unsigned long)f->fs_magic == TMPFS_MAGIC)
-		return (struct decision){ V_KERNEL, "sparse file on tmpfs" };
+		return verdict(V_KERNEL, "sparse file on tmpfs");
 	if (c->mode == MODE_NEVER)
-		return (struct decision){ V_KERNEL, "MMAPIO_MODE=never" };
+		return verdict(V_KERNEL, "MMAPIO_MODE=never");
 	if (c->mode == MODE_ALWAYS)
-		return (struct decision){ V_MAP, "MMAPIO_MODE=always" };
+		return (struct decision){ V_MAP, "MMAPIO_MODE=always", policy_advice(f) };
 	if (f->size < c->min_size)
-		return (struct decision){ V_KERNEL, "smaller than MMAPIO_MIN_SIZE" };
+		return size_rule(f, f->writable ? "smaller than MMAPIO_MIN_SIZE (watching it grow)"
+						: "smaller than MMAPIO_MIN_SIZE");
 	if (f->size > c->max_size)
-		return (struct decision){ V_KERNEL, "larger than MMAPIO_MAX_SIZE" };
+		return size_rule(f, "larger than MMAPIO_MAX_SIZE");
 	if (f->threads > c->max_threads)
-		return (struct decision){ V_KERNEL, "more threads than MMAPIO_MAX_THREADS" };
+		return size_rule(f, "more threads than MMAPIO_MAX_THREADS");
 	if (f->calls < WATCH_CALLS)
-		return (struct decision){ V_WATCH, "auto: watching the access pattern" };
-	if (2 * f->small >= f->calls)
-		return (struct decision){ V_MAP, c->small_read == UINT64_MAX ? "auto: read often"
-									     : "auto: small reads" };
+		return verdict(V_WATCH, "auto: watching the access pattern");
 	/* Mostly large reads: the kernel keeps serving, and we keep watching. */
-	return (struct decision){ V_WATCH, "auto: large reads" };
+	if (2 * f->small < f->calls)
+		return verdict(V_WATCH, "auto: large reads");
+	bool seq = 4 * f->seq >= 3 * f->calls;
+	if (seq && f->size > f->room)
+		return verdict(V_WATCH, "auto: streaming a file larger than the page cache it can keep");
+	if (f->probed >= WINDOW / 2 && 8 * f->misses >= f->probed)
+		return verdict(V_WATCH, f->mapped ? "auto: the map was missing the page cache"
+						  : "auto: reads miss the page cache");
+	if (!f->mapped && f->clean_run < f->clean_need)
+		return verdict(V_WATCH, "auto: waiting for the page cache to warm");
+	if (!f->mapped && f->probed == 0 && !seq && f->cached_pct >= 0 && f->cached_pct < 50)
+		return verdict(V_WATCH, "auto: less than half of the file is cached");
+	return (struct decision){ V_MAP,
+				  c->small_read == UINT64_MAX ? "auto: read often" : "auto: small reads",
+				  policy_advice(f) };
+}
+
+/*
+ * The advice of a map, from the calls seen: read in order, the default
+ * (the kernel reads ahead of faults); at random, with any sign that data
+ * is not cached, MMAPIO_ADV_RANDOM (a fault reads only its page: with the
+ * default, one 4 KiB random read of a file that did not fit in a 256 MiB
+ * memory cgroup read 5.8-7.7 MiB from disk). A hot file read at random
+ * keeps the default: the kernel ignores accesses through a map with
+ * random or sequential advice when it ages pages for reclaim
+ * (vma_has_recency()), so under memory pressure its pages would be
+ * reclaimed before pages read with read(2). -1: no change.
+ */
+int policy_advice(const struct file_facts *f)
+{
+	if (f->calls == 0)
+		return -1;
+	if (4 * f->seq >= 3 * f->calls)
+		return MMAPIO_ADV_NORMAL;
+	bool cold = f->misses > 0 || (f->probed == 0 && f->cached_pct >= 0 && f->cached_pct < 100);
+	if (4 * f->seq <= f->calls && cold)
+		return MMAPIO_ADV_RANDOM;
+	return -1;
 }
 
 static bool matches(char **globs, const char *a, const char *b)

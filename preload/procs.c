@@ -219,7 +219,7 @@ static void kernel_moved(struct ofd *o, int fd, ssize_t n, bool wrote)
 		atomic_fetch_add(&o->off, n);
 	struct ofd *w = wrote ? fd_get(fd) : NULL;
 	if (w)
-		files_refresh(w, fd);
+		files_follow(w, fd);
 	errno = e;
 }
 

@@ -23,14 +23,14 @@
 
 #define MAX_RW 0x7ffff000L
 
-static inline mmapio_map *map_of(struct ofd *o)
+static inline mmapio_map *map_of(struct ofd *o, int fd)
 {
 	struct file *f = o->file;
 	if (!f || atomic_load_explicit(&f->state, memory_order_acquire) != FILE_MAPPED ||
 	    (o->flags & O_DIRECT) || unlikely(!faults_deliverable()))
 		return NULL;
 	if (coherence_stale(f))
-		files_resync(f);
+		files_follow_other(f, fd);
 	return f->map;
 }
 
@@ -45,12 +45,9 @@ static inline bool streaming(struct ofd *o, size_t len, off_t off)
 	       atomic_load_explicit(&o->last_end, memory_order_relaxed) == off;
 }
 
-/* Bytes read from the map at off, or -1: ask the kernel. */
-static ssize_t map_pread(struct ofd *o, void *buf, size_t len, off_t off)
+/* Bytes read from m at off, or -1: ask the kernel. */
+static ssize_t map_copy(struct ofd *o, mmapio_map *m, void *buf, size_t len, off_t off)
 {
-	mmapio_map *m = map_of(o);
-	if (unlikely(!m) || streaming(o, len, off) || unlikely(!user_range_ok(buf, len)))
-		return -1;
 	ssize_t n = mmapio_read(m, off, buf, len);
 	if (unlikely(n >= 0 && (size_t)n < len)) {
 		/* Short: the end of the file as far as we know. Has another
@@ -69,33 +66,66 @@ static ssize_t map_pread(struct ofd *o, void *buf, size_t len, off_t off)
 	return n;
 }
 
+/*
+ * Bytes read from the map at file offset off, or -1: ask the kernel. The
+ * call is the program's read() (call_off -1) or a positional read at
+ * call_off; sampled calls look at the page cache first (sample.c).
+ */
+static ssize_t map_pread(struct ofd *o, int fd, void *buf, size_t len, off_t off,
+			 int64_t call_off)
+{
+	mmapio_map *m = map_of(o, fd);
+	if (unlikely(!m) || streaming(o, len, off) || unlikely(!user_range_ok(buf, len)))
+		return -1;
+	struct sample s;
+	ssize_t n = -1;
+	if (sample_served_begin(o, fd, call_off, off, len, &s))
+		n = map_copy(o, m, buf, len, off);
+	sample_served_end(o, fd, &s);
+	return n;
+}
+
 /* preadv from the map: all vectors or none (-1: ask the kernel). */
-static ssize_t map_preadv(struct ofd *o, const struct iovec *iov, int cnt, off_t off)
+static ssize_t map_preadv(struct ofd *o, int fd, const struct iovec *iov, int cnt, off_t off,
+			  int64_t call_off)
 {
 	struct iovec v[SHIM_IOV_MAX];
 	size_t total;
-	mmapio_map *m = map_of(o);
+	mmapio_map *m = map_of(o, fd);
 	if (!m || off < 0 || !iov_load(iov, cnt, v, &total))
 		return -1;
 	if (total > MAX_RW)
 		return -1;
+	struct sample s;
+	if (!sample_served_begin(o, fd, call_off, off, total, &s)) {
+		sample_served_end(o, fd, &s);
+		return -1;
+	}
 	size_t done = 0;
 	for (int i = 0; i < cnt; i++) {
 		if (!v[i].iov_len)
 			continue;
-		ssize_t n = map_pread(o, v[i].iov_base, v[i].iov_len, off + (off_t)done);
-		if (n < 0)
-			return -1; /* the kernel redoes it all: reads have no side effects */
+		ssize_t n = -1;
+		if (!streaming(o, v[i].iov_len, off + (off_t)done) &&
+		    user_range_ok(v[i].iov_base, v[i].iov_len))
+			n = map_copy(o, m, v[i].iov_base, v[i].iov_len, off + (off_t)done);
+		if (n < 0) {
+			done = SIZE_MAX; /* the kernel redoes it all: reads have no side effects */
+			break;
+		}
 		done += (size_t)n;
 		if ((size_t)n < v[i].iov_len)
 			break;
 	}
-	return (ssize_t)done;
+	sample_served_end(o, fd, &s);
+	return done == SIZE_MAX ? -1 : (ssize_t)done;
 }
 
-static ssize_t kernel_pread(struct ofd *o, int fd, void *buf, size_t len, off_t off)
+static ssize_t kernel_pread(struct ofd *o, int fd, void *buf, size_t len, off_t off,
+			    int64_t call_off)
 {
 	count_pass(o);
+	pattern_before(o, fd, call_off, off, len);
 	ssize_t n = REAL(pread)(fd, buf, len, off);
 	if (n > 0 && cfg.large_read != UINT64_MAX)
 		atomic_store_explicit(&o->last_end, off + n, memory_order_relaxed);
@@ -111,9 +141,10 @@ static ssize_t kernel_pread(struct ofd *o, int fd, void *buf, size_t len, off_t 
  * claimed for the kernel's pread, and settle() gives back what it did not
  * read.
  */
-static int64_t claim(struct ofd *o, const void *buf, size_t len, int64_t *got, bool *serve)
+static int64_t claim(struct ofd *o, int fd, const void *buf, size_t len, int64_t *got,
+		     bool *serve)
 {
-	mmapio_map *m = map_of(o);
+	mmapio_map *m = map_of(o, fd);
 	bool ok = m && user_range_ok(buf, len);
 	int64_t old = atomic_load_explicit(&o->off, memory_order_relaxed);
 	/* About to reach our end of the file: has another writer moved it?
@@ -166,9 +197,10 @@ static ssize_t kernel_read(struct ofd *o, int fd, void *buf, size_t len)
 	if (!kernel_offset_enter(o))
 		return shim_read(o, fd, buf, len); /* it shadows its offset now */
 	count_pass(o);
+	pattern_before(o, fd, -1, kernel_offset(o), len);
 	ssize_t n = REAL(read)(fd, buf, len);
 	int64_t end = -1;
-	if (o->pending && !atomic_load(&o->noshadow) && n >= 0)
+	if (!atomic_load(&o->noshadow) && n >= 0)
 		end = atomic_fetch_add(&o->off, n) + n; /* the kernel's offset, mirrored */
 	kernel_offset_leave(o);
 	pattern_observe(o, fd, len, n, end);
@@ -195,7 +227,7 @@ static inline mmapio_map *fast_map(struct ofd *o, const void *buf, size_t len)
 	struct file *f = o->file;
 	if (unlikely(!f || atomic_load_explicit(&f->state, memory_order_acquire) != FILE_MAPPED ||
 		     (o->flags & O_DIRECT) || faults_ok <= 0 || coherence_stale(f) || stats_on ||
-		     cfg.large_read != UINT64_MAX || !user_range_ok(buf, len)))
+		     cfg.large_read != UINT64_MAX || !user_range_ok(buf, len) || !sample_skip()))
 		return NULL;
 	return f->map;
 }
@@ -227,9 +259,10 @@ static inline bool read_fast(struct ofd *o, int fd, void *buf, size_t len, ssize
 	    !atomic_compare_exchange_strong(&o->off, &old, old + (int64_t)len))
 		return false;
 	atomic_store_explicit(&o->stale, true, memory_order_relaxed);
+	sample_skipped_implicit(o);
 	ssize_t n = mmapio_read(m, old, buf, len);
 	if (unlikely(n != (ssize_t)len)) {
-		n = kernel_pread(o, fd, buf, len, old);
+		n = kernel_pread(o, fd, buf, len, old, -1);
 		int e = errno;
 		settle(o, old, (int64_t)len, n);
 		errno = e;
@@ -244,11 +277,11 @@ static ssize_t shim_read(struct ofd *o, int fd, void *buf, size_t len)
 		return kernel_read(o, fd, buf, len);
 	int64_t claimed;
 	bool serve;
-	int64_t old = claim(o, buf, len, &claimed, &serve);
+	int64_t old = claim(o, fd, buf, len, &claimed, &serve);
 	/* Nothing claimed: at the end, or len 0; map_pread refreshes the size. */
-	ssize_t n = serve ? map_pread(o, buf, claimed ? (size_t)claimed : len, old) : -1;
+	ssize_t n = serve ? map_pread(o, fd, buf, claimed ? (size_t)claimed : len, old, -1) : -1;
 	if (unlikely(n < 0)) {
-		n = kernel_pread(o, fd, buf, len, old);
+		n = kernel_pread(o, fd, buf, len, old, -1);
 		int e = errno;
 		settle(o, old, claimed, n);
 		errno = e;
@@ -277,8 +310,8 @@ EXPORT ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
 static __attribute__((noinline)) ssize_t pread_slow(struct ofd *o, int fd, void *buf,
 						    size_t len, off_t off)
 {
-	ssize_t n = map_pread(o, buf, len, off);
-	return n >= 0 ? n : kernel_pread(o, fd, buf, len, off);
+	ssize_t n = map_pread(o, fd, buf, len, off, off);
+	return n >= 0 ? n : kernel_pread(o, fd, buf, len, off, off);
 }
 
 EXPORT ssize_t pread(int fd, void *buf, size_t len, off_t off)
@@ -300,12 +333,36 @@ EXPORT ssize_t __pread_chk(int fd, void *buf, size_t len, off_t off, size_t bufl
 EXPORT ssize_t __pread64_chk(int fd, void *buf, size_t len, off_t off, size_t buflen)
 	__attribute__((alias("__pread_chk")));
 
+/* preadv/preadv2 through the kernel (off -1: at the kernel's offset). */
+static ssize_t kernel_preadv(struct ofd *o, int fd, const struct iovec *iov, int cnt, off_t off,
+			     int flags)
+{
+	struct iovec v[SHIM_IOV_MAX];
+	size_t total = 0;
+	if (!iov_load(iov, cnt, v, &total))
+		total = 0;
+	count_pass(o);
+	pattern_before(o, fd, off, off, total);
+	ssize_t n = flags ? REAL(preadv2)(fd, iov, cnt, off, flags) : REAL(preadv)(fd, iov, cnt, off);
+	pattern_observe(o, fd, total, n, n >= 0 && off >= 0 ? off + n : -1);
+	return n;
+}
+
 static ssize_t shim_readv(struct ofd *o, int fd, const struct iovec *iov, int cnt)
 {
 	if (!atomic_load_explicit(&o->shadow, memory_order_relaxed) && kernel_offset_enter(o)) {
 		count_pass(o);
+		struct iovec v[SHIM_IOV_MAX];
+		size_t total = 0;
+		if (!iov_load(iov, cnt, v, &total))
+			total = 0;
+		pattern_before(o, fd, -1, kernel_offset(o), total);
 		ssize_t n = REAL(readv)(fd, iov, cnt);
+		int64_t end = -1;
+		if (!atomic_load(&o->noshadow) && n >= 0)
+			end = atomic_fetch_add(&o->off, n) + n; /* the kernel's offset, mirrored */
 		kernel_offset_leave(o);
+		pattern_observe(o, fd, total, n, end);
 		return n;
 	}
 	struct iovec v[SHIM_IOV_MAX];
@@ -320,10 +377,11 @@ static ssize_t shim_readv(struct ofd *o, int fd, const struct iovec *iov, int cn
 	}
 	int64_t claimed;
 	bool serve;
-	int64_t old = claim(o, NULL, total, &claimed, &serve);
-	ssize_t n = serve ? map_preadv(o, iov, cnt, old) : -1;
+	int64_t old = claim(o, fd, NULL, total, &claimed, &serve);
+	ssize_t n = serve ? map_preadv(o, fd, iov, cnt, old, -1) : -1;
 	if (n < 0) {
 		count_pass(o);
+		pattern_before(o, fd, -1, old, total);
 		n = REAL(preadv)(fd, iov, cnt, old);
 	}
 	int e = errno;
@@ -345,11 +403,10 @@ EXPORT ssize_t preadv(int fd, const struct iovec *iov, int cnt, off_t off)
 	struct ofd *o = fd_get(fd);
 	if (likely(!o))
 		return REAL(preadv)(fd, iov, cnt, off);
-	ssize_t n = map_preadv(o, iov, cnt, off);
+	ssize_t n = map_preadv(o, fd, iov, cnt, off, off);
 	if (n >= 0)
 		return n;
-	count_pass(o);
-	return REAL(preadv)(fd, iov, cnt, off);
+	return kernel_preadv(o, fd, iov, cnt, off, 0);
 }
 EXPORT ssize_t preadv64(int fd, const struct iovec *iov, int cnt, off_t off)
 	__attribute__((alias("preadv")));
@@ -357,21 +414,19 @@ EXPORT ssize_t preadv64(int fd, const struct iovec *iov, int cnt, off_t off)
 EXPORT ssize_t preadv2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
 {
 	struct ofd *o = fd_get(fd);
-	if (likely(!o) || flags != 0)
-		goto kernel;
-	if (off == -1)
+	if (likely(!o))
+		return REAL(preadv2)(fd, iov, cnt, off, flags);
+	if (flags == 0 && off == -1)
 		return shim_readv(o, fd, iov, cnt);
-	ssize_t n = map_preadv(o, iov, cnt, off);
-	if (n >= 0)
-		return n;
-kernel:
-	if (o) {
-		if (off == -1)
-			offset_sync(o, fd);
-		count_pass(o);
+	if (flags == 0) {
+		ssize_t n = map_preadv(o, fd, iov, cnt, off, off);
+		if (n >= 0)
+			return n;
 	}
-	ssize_t r = REAL(preadv2)(fd, iov, cnt, off, flags);
-	if (o && off == -1 && r > 0 && atomic_load(&o->shadow))
+	if (off == -1)
+		offset_sync(o, fd);
+	ssize_t r = kernel_preadv(o, fd, iov, cnt, off, flags);
+	if (off == -1 && r > 0 && atomic_load(&o->shadow))
 		atomic_fetch_add(&o->off, r);
 	return r;
 }

@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <uthash.h>
 #include "mmapio.h"
 
@@ -32,6 +33,20 @@
 #define unlikely(x) __builtin_expect(!!(x), 0)
 #define EXPORT __attribute__((visibility("default")))
 #define TLS __thread __attribute__((tls_model("initial-exec")))
+
+/* Per thread: calls until the next sample; a sampled positional call's
+ * description and end, which the thread's next call is compared with
+ * (that call takes the slow path: left is 0 meanwhile), and the count to
+ * resume then. */
+struct sample_tls {
+	int left, left_after;
+	const struct ofd *pair_o;
+	int64_t pair_end;
+};
+extern TLS struct sample_tls sample_tls;
+/* A call on o at off (-1: read()/write()) right after a sampled one. */
+struct ofd;
+void pair_close(struct ofd *o, int64_t off);
 
 /* ---- real.c ---- */
 struct real_fns {
@@ -77,6 +92,7 @@ struct real_fns {
 	ssize_t (*splice)(int, off_t *, int, off_t *, size_t, unsigned);
 	ssize_t (*copy_file_range)(int, off_t *, int, off_t *, size_t, unsigned);
 	int (*sigaction)(int, const void *, void *);
+	int (*posix_fadvise)(int, off_t, off_t, int);
 };
 extern struct real_fns real;
 void shim_resolve(void);
@@ -130,11 +146,14 @@ void stats_reset(void);
 void stats_init(void);		 /* before files_init(): fork handler order */
 bool stats_own_process(void);	 /* not a vfork child */
 void stats_zero_file(struct file *f); /* in a fork child, files lock held */
+struct ofd;
+void stats_pending_closed(struct ofd *o); /* a description closed with no file: its counts */
 
 enum verdict { V_KERNEL, V_WATCH, V_MAP };
 struct decision {
 	enum verdict v;
 	const char *reason;
+	int advice;		   /* for the map: MMAPIO_ADV_*, or -1: leave it */
 };
 
 /* ---- files.c: one per (dev, ino) ---- */
@@ -152,8 +171,8 @@ struct file {
 	_Atomic int state;	   /* enum file_state */
 	uint32_t gen_slot;	   /* coherence.c: this file's generation slot */
 	_Atomic uint64_t gen_seen; /* ... and its value when we last refreshed */
-	mmapio_map *map;	   /* set before state becomes FILE_MAPPED */
-	_Atomic uint32_t w_calls, w_small; /* reads seen while watching */
+	mmapio_map *map;	   /* set before state becomes FILE_MAPPED; kept until release */
+	_Atomic uint32_t w_calls, w_small; /* calls seen while watching, and the small ones */
 	int threads;		   /* live threads when last decided */
 	bool writable;		   /* map is RDWR */
 	char *path;		   /* as first opened */
@@ -167,9 +186,41 @@ struct file {
 	int nfds, cap;		   /* descriptors of this file, for rebinding */
 	int *fds;
 	int bound_fd;		   /* the fd the map borrows */
+	/* sample.c: the current window of sampled calls */
+	_Atomic uint32_t s_n, s_probed, s_miss, s_seq, s_small;
+	_Atomic int s_period;	   /* calls between samples; 0: every call */
+	_Atomic int tier;	   /* TIER_*: how residency is learnt */
+	_Atomic uint64_t sampled, missed; /* all sampled calls, and misses among them */
+	/* files.c, under the lock: what the next decision remembers */
+	uint32_t clean_run, clean_need; /* windows without misses, and needed to map */
+	int cached_pct;		   /* of the file at the first decision, -1 unknown */
+	int advice;		   /* the map's (MMAPIO_ADV_*) */
+	uint32_t decisions;	   /* changes of state, for stats */
 	struct file_stats st;
 	UT_hash_handle hh;
 };
+
+/* ---- sample.c: watching tracked files by sampling their calls ---- */
+#define WINDOW 16  /* sampled calls per judgement */
+enum { TIER_UNKNOWN, TIER_CACHESTAT, TIER_FAULTS };
+struct sample {
+	bool active, seq, small, probed, miss;
+	uint64_t majflt;
+};
+struct window {
+	uint32_t n, probed, miss, seq, small;
+};
+
+void sample_start(struct file *f, bool mapped);
+/* Around a call the map would serve at file offset `at` (off: the call's own
+ * offset, -1 for read()/write()); false: let the kernel serve it. A call
+ * the fast path counted down before it gave up is counted again: it only
+ * brings its sample closer. */
+bool sample_served_begin(struct ofd *o, int fd, int64_t off, int64_t at, size_t len,
+			 struct sample *s);
+void sample_served_end(struct ofd *o, int fd, struct sample *s);
+/* Before a call the kernel serves on a tracked file (at -1: offset unknown). */
+void sample_kernel(struct ofd *o, int fd, int64_t off, int64_t at, size_t len);
 
 /* ---- coherence.c: size changes made by other processes ---- */
 extern _Atomic uint64_t *gen_table;
@@ -189,17 +240,21 @@ struct ofd {
 	_Atomic int refs;	   /* fds in our table pointing here */
 	struct file *file;
 	int flags;		   /* open flags (O_ACCMODE, O_APPEND, ...) */
-	_Atomic int64_t off;	   /* shadow offset, valid when shadow is set */
+	_Atomic int64_t off;	   /* shadow offset when shadow is set; else, unless
+				    * noshadow, a mirror of the kernel's */
 	_Atomic bool shadow;	   /* read()/write() use the shadow offset */
 	_Atomic bool stale;	   /* the kernel's offset lags the shadow */
 	_Atomic bool noshadow;	   /* never again: O_APPEND, or shared with another process */
 	_Atomic bool adopting;	   /* offset.c: a shadow offset is being taken from the kernel */
 	_Atomic int kernel_users;  /* offset.c: calls in flight using the kernel's offset */
 	_Atomic int64_t last_end;  /* where the previous read ended (auto mode) */
+	_Atomic bool seeked;	   /* lseek moved the offset since the last read()/write() */
+	_Atomic uint64_t st_pass;  /* stats: calls passed through before there is a file */
 	/* Auto mode, before the file is decided (files.c open_pending): */
 	_Atomic bool pending;	   /* reads are being watched; file is NULL */
 	_Atomic bool kernel_only;  /* left pending at the end of a small file: never mapped */
-	_Atomic uint32_t w_calls, w_small; /* reads seen, and how many were small */
+	_Atomic uint32_t w_calls, w_small, w_seq; /* calls seen, small, sequential */
+	_Atomic int64_t w_end;	   /* where the last positional one ended */
 	char *path;		   /* as opened, when needed for globs, stats or logs */
 	struct ofd *next_free;
 };
@@ -216,6 +271,32 @@ static inline struct ofd *fd_get(int fd)
 		return NULL;
 	return atomic_load_explicit(&t->e[fd], memory_order_acquire);
 }
+/*
+ * sample.c's pattern: does a description's next call continue its last?
+ * read()/write() continue unless an lseek moved the offset in between
+ * (o->seeked, cleared by every read() and write()). For a sampled
+ * positional call, the thread's next call tells (a "pair", sample.c).
+ */
+static inline bool stream_implicit(struct ofd *o)
+{
+	if (likely(!atomic_load_explicit(&o->seeked, memory_order_relaxed)))
+		return true;
+	atomic_store_explicit(&o->seeked, false, memory_order_relaxed);
+	return false;
+}
+/* The fast paths: a call on a mapped file counts down to its sample; when
+ * the count runs out (or any other condition fails) they take the slow
+ * path, which samples. */
+static inline bool sample_skip(void)
+{
+	return likely(--sample_tls.left >= 0);
+}
+/* A read() or write() the fast path served: its pattern. */
+static inline void sample_skipped_implicit(struct ofd *o)
+{
+	stream_implicit(o);
+}
+
 int fd_put(int fd, struct ofd *o);  /* grows the table; -1 if out of memory */
 struct ofd *fd_take(int fd);	    /* remove and return the entry */
 int fd_put_nolock(int fd, struct ofd *o); /* without files_lock(); -1: use fd_put */
@@ -225,30 +306,57 @@ struct ofd *ofd_alloc(void);	    /* MT-safe, no lock */
 void ofd_free(struct ofd *o);
 void fdtable_init(void);
 
-/* files.c */
+struct file_facts;
+/* files.c: the table of files, their maps and descriptors, state changes */
 void files_lock(void);
 void files_unlock(void);
-/* A descriptor was opened (or dup'd onto a new description): maybe track it. */
-void files_on_open(int fd, const char *path, int flags);
+void files_init(void);
+struct file *files_find(struct file_key key);		/* under the lock */
+/* Track fd (a new description, or `pending`'s now decided) on the file
+ * keyed `key`, created with decision d if new. Under the lock. */
+void files_attach(int fd, struct file_key key, const char *path, int flags, struct ofd *pending,
+		  struct decision d, const struct file_facts *facts);
 /* fd now also refers to o (dup). Caller holds nothing. */
 void files_on_dup(int newfd, struct ofd *o);
-/* A pending description was read WATCH_CALLS times: decide on its file. */
-void files_decide_pending(struct ofd *o, int fd);
 /* fd is about to be closed: untrack it. */
 void files_on_close(int fd);
 /* fd was closed behind our back (raw syscall) and is a new file now: drop its entry. */
 void files_forget(int fd);
-/* The file behind fd may have changed size (ftruncate, O_TRUNC, ...). */
-void files_refresh(struct ofd *o, int fd);
-void files_resync(struct file *f); /* coherence_stale(f): follow the new size */
-/* Auto mode's verdict on a watched file: map it (V_MAP) or keep watching. */
-void files_promote(struct ofd *o, int fd, struct decision d);
-void files_refresh_stat(const struct stat *st);
-void files_init(void);
+/* A window of sampled calls on o's file ended (sample.c): decide again. */
+void files_reconsider(struct ofd *o, int fd, const struct window *w);
+/* Follow a size change: made through fd (files_follow), through a
+ * descriptor we do not track (files_follow_stat), or seen in the
+ * generation table as made by another process (files_follow_other). */
+void files_follow(struct ofd *o, int fd);
+void files_follow_stat(const struct stat *st);
+void files_follow_other(struct file *f, int fd);
 void files_fold_all(void (*fn)(struct file *)); /* for stats, under the files lock */
+/* The map of o's file lets go of its pages in [off, off + len) (cache.c). */
+void files_drop_pages(struct ofd *o, uint64_t off, uint64_t len);
 const char *file_decision(const struct file *f); /* "map" or "kernel" */
 
+/* decide.c: the first decision on a descriptor */
+/* A descriptor was opened (or dup'd onto a new description): maybe track it. */
+void files_on_open(int fd, const char *path, int flags);
+/* A pending description was used WATCH_CALLS times: decide on its file. */
+void files_decide_pending(struct ofd *o, int fd);
+bool never_path(const char *path);
+
+/* ---- residency.c: is a range in the page cache? ---- */
+int residency_cached(int fd, uint64_t off, uint64_t len); /* 1 yes, 0 no, -1 cannot tell */
+int residency_percent(int fd, uint64_t size);		   /* of the file; -1 cannot tell */
+uint64_t residency_majflt(void);			   /* this thread's major faults */
+
+/* ---- memory.c ---- */
+uint64_t memory_room(void); /* bytes of page cache this process can keep (UINT64_MAX: no bound) */
+
 /* ---- offset.c ---- */
+/* Where the kernel's offset of a description we do not shadow is, if we
+ * know (-1: shared with another process, which may move it). */
+static inline int64_t kernel_offset(struct ofd *o)
+{
+	return atomic_load(&o->noshadow) ? -1 : atomic_load(&o->off);
+}
 void offset_sync(struct ofd *o, int fd);     /* kernel offset := shadow */
 void offset_unshadow(struct ofd *o, int fd); /* sync, then let the kernel own it */
 void offset_sync_all(bool unshadow_inheritable);
@@ -270,19 +378,30 @@ struct file_facts {
 	long fs_magic;
 	bool selected;		   /* passes MMAPIO_INCLUDE/EXCLUDE */
 	const char *unselected_why;
+	bool writable;		   /* the description can write: a small file may grow */
+	bool mapped;		   /* served from a map now */
 	uint64_t size;
 	uint64_t threads;	   /* live threads in the process */
-	uint32_t calls, small;	   /* reads seen while watching, and how many were small */
+	uint64_t room;		   /* page cache the process can keep (memory.c) */
+	int cached_pct;		   /* of the file, -1 unknown (first decision only) */
+	uint32_t calls, small, seq; /* calls seen, the small and the sequential ones */
+	uint32_t probed, misses;   /* calls whose pages were checked, and how many missed */
+	uint32_t clean_run, clean_need; /* windows without misses, and needed to map */
 };
 #define WATCH_CALLS 8 /* reads to see before auto decides on the pattern */
 /* Pure: same inputs, same answer. Table-tested in tests/preload/test_policy.c. */
 struct decision policy_decide(const struct shim_config *c, const struct file_facts *f);
+int policy_advice(const struct file_facts *f); /* MMAPIO_ADV_* for a map, or -1 */
 bool policy_selected(int fd, const char *path, const char **why);
 uint64_t policy_threads(void); /* live threads, re-read at most every 100 ms */
 
 /* ---- pattern.c ---- */
+/* Before a call the kernel serves on a tracked description: its pattern
+ * (off: the call's own offset, -1 for read()/write()), and sampling at
+ * file offset `at` (-1 unknown). */
+void pattern_before(struct ofd *o, int fd, int64_t off, int64_t at, size_t len);
 /*
- * A read of len bytes went to the kernel on a tracked description and
+ * A call of len bytes went to the kernel on a tracked description and
  * returned n, ending at file offset end (-1: unknown).
  */
 void pattern_observe(struct ofd *o, int fd, size_t len, ssize_t n, int64_t end);
@@ -312,8 +431,11 @@ static inline void count_pass(struct ofd *o)
 {
 	if (unlikely(stats_on)) {
 		atomic_fetch_add_explicit(&totals.passthrough, 1, memory_order_relaxed);
-		if (o && o->file)
-			atomic_fetch_add_explicit(&o->file->st.passthrough, 1, memory_order_relaxed);
+		struct file *f = o ? o->file : NULL;
+		if (f)
+			atomic_fetch_add_explicit(&f->st.passthrough, 1, memory_order_relaxed);
+		else if (o) /* folded into its file's counts later (files.c, stats.c) */
+			atomic_fetch_add_explicit(&o->st_pass, 1, memory_order_relaxed);
 	}
 }
 static inline void count_served(struct ofd *o, size_t n)
@@ -341,6 +463,15 @@ static inline bool faults_deliverable(void)
 {
 	return likely(faults_ok > 0) || faults_check_mask();
 }
+
+static inline uint64_t shim_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+extern size_t shim_pagesize;
+#define PAGE ((uint64_t)shim_pagesize)
 
 /* Set while the shim runs its own slow paths: nested interposed calls pass through. */
 extern TLS int shim_busy;

@@ -23,10 +23,18 @@
 struct shim_totals totals;
 bool stats_on;
 
+#define HISTORY 8 /* decisions kept per file; more are counted */
+
 struct record {
 	char *path;
 	const char *decision, *reason;
 	uint64_t served, passthrough, bytes, flushed;
+	uint64_t sampled, missed;   /* sampled calls, and those whose pages were not cached */
+	const char *tier, *advice;  /* how residency was seen; the map's advice */
+	struct {
+		const char *decision, *reason;
+	} history[HISTORY];	    /* the first HISTORY - 1 decisions, then the latest */
+	unsigned decisions;
 	UT_hash_handle hh;
 };
 static struct record *records;
@@ -50,7 +58,7 @@ static void zero_counts(void)
 	atomic_store(&totals.bytes, 0);
 	atomic_store(&totals.faults, 0);
 	for (struct record *r = records; r; r = r->hh.next)
-		r->served = r->passthrough = r->bytes = r->flushed = 0;
+		r->served = r->passthrough = r->bytes = r->flushed = r->sampled = r->missed = 0;
 }
 
 static void fork_prepare(void) { pthread_mutex_lock(&rec_lock); }
@@ -91,17 +99,56 @@ static struct record *record_get(const char *path)
 	return r;
 }
 
+/* Under rec_lock. The same decision again (another open of the file) is not news. */
+static void record_decision(struct record *r, const char *decision, const char *reason)
+{
+	if (r->decisions && r->decision == decision && r->reason == reason)
+		return;
+	r->decision = decision;
+	r->reason = reason;
+	unsigned i = r->decisions < HISTORY ? r->decisions : HISTORY - 1;
+	r->history[i].decision = decision;
+	r->history[i].reason = reason;
+	r->decisions++;
+}
+
 void stats_record_decision(const char *path, const char *decision, const char *reason)
 {
 	if (!stats_on)
 		return;
 	pthread_mutex_lock(&rec_lock);
 	struct record *r = record_get(path);
+	if (r)
+		record_decision(r, decision, reason);
+	pthread_mutex_unlock(&rec_lock);
+}
+
+/* A description closed before it had a file (auto mode's pending ones):
+ * its calls went to the kernel, and count for the record of its path. */
+void stats_pending_closed(struct ofd *o)
+{
+	uint64_t p = atomic_exchange(&o->st_pass, 0);
+	if (!stats_on || !p)
+		return;
+	pthread_mutex_lock(&rec_lock);
+	struct record *r = record_get(o->path ? o->path : "?");
 	if (r) {
-		r->decision = decision;
-		r->reason = reason;
+		r->passthrough += p;
+		if (!r->decisions)
+			record_decision(r, "kernel", "auto: closed before it was decided");
 	}
 	pthread_mutex_unlock(&rec_lock);
+}
+
+static const char *tier_name(int t)
+{
+	return t == TIER_CACHESTAT ? "cachestat" : t == TIER_FAULTS ? "major faults" : "none";
+}
+
+static const char *advice_name(int a)
+{
+	return a == MMAPIO_ADV_RANDOM ? "random" : a == MMAPIO_ADV_SEQUENTIAL ? "sequential"
+									       : "normal";
 }
 
 static void fold(struct file *f)
@@ -120,10 +167,14 @@ static void fold(struct file *f)
 		atomic_fetch_add(&totals.faults, ms.faults - f->faults_seen);
 		f->faults_seen = ms.faults;
 	}
+	uint64_t sa = atomic_exchange(&f->sampled, 0), mi = atomic_exchange(&f->missed, 0);
 	if (!r)
 		return;
-	r->decision = file_decision(f);
-	r->reason = f->reason;
+	record_decision(r, file_decision(f), f->reason);
+	r->sampled += sa;
+	r->missed += mi;
+	r->tier = tier_name(atomic_load(&f->tier));
+	r->advice = f->map ? advice_name(f->advice) : NULL;
 	r->flushed += fl;
 	r->served += s;
 	r->passthrough += p;
@@ -136,6 +187,8 @@ void stats_zero_file(struct file *f)
 	atomic_store(&f->st.served, 0);
 	atomic_store(&f->st.passthrough, 0);
 	atomic_store(&f->st.bytes, 0);
+	atomic_store(&f->sampled, 0);
+	atomic_store(&f->missed, 0);
 	if (f->map) {
 		struct mmapio_stats ms;
 		mmapio_get_stats(f->map, &ms);
@@ -227,9 +280,28 @@ void stats_write(void)
 		put(&b, ",\"reason\":");
 		put_json_string(&b, r->reason ? r->reason : "");
 		put(&b, ",\"served_calls\":%lu,\"passthrough_calls\":%lu,\"bytes_served\":%lu,"
-			"\"flushed_bytes\":%lu}",
+			"\"flushed_bytes\":%lu,\"sampled_calls\":%lu,\"sampled_misses\":%lu",
 		    (unsigned long)r->served, (unsigned long)r->passthrough,
-		    (unsigned long)r->bytes, (unsigned long)r->flushed);
+		    (unsigned long)r->bytes, (unsigned long)r->flushed, (unsigned long)r->sampled,
+		    (unsigned long)r->missed);
+		if (r->sampled) {
+			put(&b, ",\"residency\":");
+			put_json_string(&b, r->tier);
+		}
+		if (r->advice) {
+			put(&b, ",\"advice\":");
+			put_json_string(&b, r->advice);
+		}
+		put(&b, ",\"decisions\":%u,\"history\":[", r->decisions);
+		unsigned kept = r->decisions < HISTORY ? r->decisions : HISTORY;
+		for (unsigned i = 0; i < kept; i++) {
+			put(&b, "%s{\"decision\":", i ? "," : "");
+			put_json_string(&b, r->history[i].decision);
+			put(&b, ",\"reason\":");
+			put_json_string(&b, r->history[i].reason);
+			put(&b, "}");
+		}
+		put(&b, "]}");
 		sep = ",";
 	}
 	put(&b, "]}\n");

@@ -66,7 +66,7 @@ void resize_end(struct file *f) /* leaves errno alone */
 		atomic_fetch_sub(&f->resizing, 1);
 }
 
-static inline mmapio_map *writable_map(struct ofd *o)
+static inline mmapio_map *writable_map(struct ofd *o, int fd)
 {
 	struct file *f = o->file;
 	if (!f || atomic_load_explicit(&f->state, memory_order_acquire) != FILE_MAPPED ||
@@ -74,15 +74,14 @@ static inline mmapio_map *writable_map(struct ofd *o)
 	    (o->flags & (O_APPEND | O_SYNC | O_DSYNC)))
 		return NULL;
 	if (coherence_stale(f))
-		files_resync(f);
+		files_follow_other(f, fd);
 	return f->map;
 }
 
-/* Write all of buf at off into the map, or return -1: ask the kernel. */
-static ssize_t map_pwrite(struct ofd *o, const void *buf, size_t len, off_t off)
+/* Write all of buf at off into m, or return -1: ask the kernel. */
+static ssize_t map_copy_in(struct ofd *o, mmapio_map *m, const void *buf, size_t len, off_t off)
 {
-	mmapio_map *m = writable_map(o);
-	if (!m || off < 0 || len == 0 || len > 0x7ffff000UL || !user_range_ok(buf, len))
+	if (len == 0 || !user_range_ok(buf, len))
 		return -1;
 	struct file *f = o->file;
 	if (!map_write_begin(f))
@@ -101,24 +100,52 @@ static ssize_t map_pwrite(struct ofd *o, const void *buf, size_t len, off_t off)
 	return n;
 }
 
-static ssize_t map_pwritev(struct ofd *o, const struct iovec *iov, int cnt, off_t off)
+/*
+ * Write all of buf at file offset off into the map, or return -1: ask the
+ * kernel. call_off: the call's own offset (-1 for write()). A sampled write
+ * into pages that are not cached goes to the kernel: through the map it
+ * would first read them from the disk, which pwrite(2) of whole pages
+ * does not (sample.c).
+ */
+static ssize_t map_pwrite(struct ofd *o, int fd, const void *buf, size_t len, off_t off,
+			  int64_t call_off)
+{
+	mmapio_map *m = writable_map(o, fd);
+	if (!m || off < 0 || len == 0 || len > 0x7ffff000UL)
+		return -1;
+	uint64_t size = mmapio_size(m);
+	if ((uint64_t)off > size || len > size - (uint64_t)off)
+		return -1; /* extends the file: not a sample of the map's writes */
+	struct sample s;
+	ssize_t n = -1;
+	if (sample_served_begin(o, fd, call_off, off, len, &s))
+		n = map_copy_in(o, m, buf, len, off);
+	sample_served_end(o, fd, &s);
+	return n;
+}
+
+static ssize_t map_pwritev(struct ofd *o, int fd, const struct iovec *iov, int cnt, off_t off,
+			   int64_t call_off)
 {
 	struct iovec v[SHIM_IOV_MAX];
 	size_t total, done = 0;
-	mmapio_map *m = writable_map(o);
+	mmapio_map *m = writable_map(o, fd);
 	if (!m || off < 0 || !iov_load(iov, cnt, v, &total) || total == 0 ||
 	    total > 0x7ffff000UL)
 		return -1;
 	uint64_t size = mmapio_size(m);
 	if ((uint64_t)off > size || total > size - (uint64_t)off)
 		return -1;
-	for (int i = 0; i < cnt; i++) {
-		if (v[i].iov_len && map_pwrite(o, v[i].iov_base, v[i].iov_len,
-					       off + (off_t)done) < 0)
-			return -1;
+	struct sample s;
+	bool ok = sample_served_begin(o, fd, call_off, off, total, &s);
+	for (int i = 0; ok && i < cnt; i++) {
+		if (v[i].iov_len &&
+		    map_copy_in(o, m, v[i].iov_base, v[i].iov_len, off + (off_t)done) < 0)
+			ok = false;
 		done += v[i].iov_len;
 	}
-	return (ssize_t)done;
+	sample_served_end(o, fd, &s);
+	return ok ? (ssize_t)done : -1;
 }
 
 /*
@@ -135,7 +162,7 @@ static void after_kernel_write(struct ofd *o, int fd, ssize_t n, int64_t end)
 	if (n > 0 && f && atomic_load(&f->state) == FILE_MAPPED &&
 	    (end < 0 || end > (int64_t)mmapio_size(f->map))) {
 		int e = errno;
-		files_refresh(o, fd);
+		files_follow(o, fd);
 		errno = e;
 	}
 }
@@ -143,6 +170,7 @@ static void after_kernel_write(struct ofd *o, int fd, ssize_t n, int64_t end)
 static ssize_t kernel_pwrite(struct ofd *o, int fd, const void *buf, size_t len, off_t off)
 {
 	count_pass(o);
+	pattern_before(o, fd, off, off, len);
 	struct file *rf = resize_begin(o);
 	ssize_t n = REAL(pwrite)(fd, buf, len, off);
 	resize_end(rf);
@@ -163,11 +191,12 @@ static ssize_t kernel_write(struct ofd *o, int fd, const void *buf, const struct
 	/* Not shadowed: keep an adoption of the offset from overlapping us. */
 	bool guarded = !atomic_load(&o->shadow) && kernel_offset_enter(o);
 	offset_sync(o, fd);
+	pattern_before(o, fd, -1, kernel_offset(o), len);
 	struct file *rf = resize_begin(o);
 	ssize_t n = iov ? REAL(writev)(fd, iov, cnt) : REAL(write)(fd, buf, len);
 	int e = errno;
 	resize_end(rf);
-	if (n > 0 && (atomic_load(&o->shadow) || o->pending)) /* pending: mirror */
+	if (n > 0 && !atomic_load(&o->noshadow)) /* not shadowed: a mirror */
 		atomic_fetch_add(&o->off, n);
 	if (guarded)
 		kernel_offset_leave(o);
@@ -204,7 +233,7 @@ static ssize_t shim_write(struct ofd *o, int fd, const void *buf, const struct i
 
 	ssize_t n = -1;
 	if (len > 0)
-		n = iov ? map_pwritev(o, iov, cnt, old) : map_pwrite(o, buf, len, old);
+		n = iov ? map_pwritev(o, fd, iov, cnt, old, -1) : map_pwrite(o, fd, buf, len, old, -1);
 	if (n < 0) {
 		count_pass(o);
 		struct file *rf = resize_begin(o);
@@ -235,7 +264,7 @@ EXPORT ssize_t pwrite(int fd, const void *buf, size_t len, off_t off)
 	struct ofd *o = fd_get(fd);
 	if (likely(!o))
 		return REAL(pwrite)(fd, buf, len, off);
-	ssize_t n = map_pwrite(o, buf, len, off);
+	ssize_t n = map_pwrite(o, fd, buf, len, off, off);
 	return n >= 0 ? n : kernel_pwrite(o, fd, buf, len, off);
 }
 EXPORT ssize_t pwrite64(int fd, const void *buf, size_t len, off_t off)
@@ -256,8 +285,13 @@ EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
 static ssize_t kernel_pwritev(struct ofd *o, int fd, const struct iovec *iov, int cnt,
 			      off_t off, int flags)
 {
-	if (o)
+	if (o) {
+		struct iovec v[SHIM_IOV_MAX];
+		size_t total = 0;
 		count_pass(o);
+		if (off >= 0 && iov_load(iov, cnt, v, &total))
+			pattern_before(o, fd, off, off, total);
+	}
 	struct file *rf = resize_begin(o);
 	ssize_t n = flags ? REAL(pwritev2)(fd, iov, cnt, off, flags)
 			  : REAL(pwritev)(fd, iov, cnt, off);
@@ -272,7 +306,7 @@ EXPORT ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
 	struct ofd *o = fd_get(fd);
 	if (likely(!o))
 		return REAL(pwritev)(fd, iov, cnt, off);
-	ssize_t n = map_pwritev(o, iov, cnt, off);
+	ssize_t n = map_pwritev(o, fd, iov, cnt, off, off);
 	return n >= 0 ? n : kernel_pwritev(o, fd, iov, cnt, off, 0);
 }
 EXPORT ssize_t pwritev64(int fd, const struct iovec *iov, int cnt, off_t off)
@@ -289,7 +323,7 @@ EXPORT ssize_t pwritev2(int fd, const struct iovec *iov, int cnt, off_t off, int
 		if (iov_load(iov, cnt, v, &total))
 			return shim_write(o, fd, NULL, iov, cnt, total);
 	} else if (flags == 0) {
-		ssize_t n = map_pwritev(o, iov, cnt, off);
+		ssize_t n = map_pwritev(o, fd, iov, cnt, off, off);
 		if (n >= 0)
 			return n;
 	}
@@ -318,9 +352,9 @@ static void size_changed(int fd)
 	struct ofd *o = fd_get(fd);
 	struct stat st;
 	if (o)
-		files_refresh(o, fd);
+		files_follow(o, fd);
 	else if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) /* e.g. O_WRONLY */
-		files_refresh_stat(&st);
+		files_follow_stat(&st);
 	errno = e;
 }
 
@@ -342,7 +376,7 @@ EXPORT int truncate(const char *path, off_t len)
 		int e = errno;
 		struct stat st;
 		if (stat(path, &st) == 0)
-			files_refresh_stat(&st);
+			files_follow_stat(&st);
 		errno = e;
 	}
 	return r;

@@ -10,6 +10,9 @@
 #include <cmocka.h>
 #include "shim.h"
 
+/* The tables start from defaults (F, W) and set what a row is about. */
+#pragma GCC diagnostic ignored "-Woverride-init"
+
 #define EXT4 0xEF53L
 #define NFS 0x6969L
 #define FUSE 0x65735546L
@@ -36,7 +39,13 @@ struct row {
 	const char *reason; /* substring */
 };
 
-#define F(...) ((struct file_facts){ .regular = true, .selected = true, __VA_ARGS__ })
+/* Facts of a local file with nothing else known: no memory bound, residency unknown. */
+#define F(...)                                                                            \
+	((struct file_facts){ .regular = true, .selected = true, .room = UINT64_MAX,        \
+			      .cached_pct = -1, __VA_ARGS__ })
+#define MIB (1ULL << 20)
+/* Auto mode after its first 8 calls, all small: a, b the pattern and state. */
+#define W(...) F(.fs_magic = EXT4, .size = MIB, .threads = 1, .calls = 8, .small = 8, __VA_ARGS__)
 
 static const struct row rows[] = {
 	{ "pipe-like", MODE_ALWAYS, false, { .regular = false }, V_KERNEL, "regular" },
@@ -70,6 +79,43 @@ static const struct row rows[] = {
 	  F(.fs_magic = EXT4, .size = 1 << 20, .threads = 1, .calls = 8, .small = 4), V_MAP, "small" },
 	{ "auto large reads", MODE_AUTO, false,
 	  F(.fs_magic = EXT4, .size = 1 << 20, .threads = 1, .calls = 8, .small = 3), V_WATCH, "large" },
+	/* a small file a descriptor can write may grow: watched, not left */
+	{ "auto tiny writable", MODE_AUTO, false,
+	  F(.fs_magic = EXT4, .size = 4096, .threads = 1, .writable = true), V_WATCH, "grow" },
+	{ "auto huge mapped", MODE_AUTO, false, W(.size = 1ULL << 41, .mapped = true), V_WATCH,
+	  "MAX_SIZE" },
+	{ "auto threads mapped", MODE_AUTO, false, W(.threads = 9, .mapped = true), V_WATCH,
+	  "THREADS" },
+	/* memory: a sequential reader of a file the page cache cannot keep */
+	{ "auto streaming past room", MODE_AUTO, false, W(.seq = 8, .size = 1024 * MIB, .room = 256 * MIB),
+	  V_WATCH, "streaming" },
+	{ "auto streaming 6 of 8", MODE_AUTO, false, W(.seq = 6, .size = 1024 * MIB, .room = 256 * MIB),
+	  V_WATCH, "streaming" },
+	{ "auto mostly random past room", MODE_AUTO, false,
+	  W(.seq = 5, .size = 1024 * MIB, .room = 256 * MIB), V_MAP, "small reads" },
+	{ "auto streaming within room", MODE_AUTO, false, W(.seq = 8, .size = 64 * MIB, .room = 256 * MIB),
+	  V_MAP, "small reads" },
+	{ "auto streaming mapped past room", MODE_AUTO, false,
+	  W(.seq = 8, .size = 1024 * MIB, .room = 256 * MIB, .mapped = true), V_WATCH, "streaming" },
+	/* residency */
+	{ "auto random cold file", MODE_AUTO, false, W(.cached_pct = 10), V_WATCH, "half" },
+	{ "auto random half cached", MODE_AUTO, false, W(.cached_pct = 50), V_MAP, "small reads" },
+	{ "auto sequential cold file", MODE_AUTO, false, W(.seq = 8, .cached_pct = 0), V_MAP,
+	  "small reads" },
+	{ "auto mapped missing", MODE_AUTO, false, W(.mapped = true, .probed = 16, .misses = 2),
+	  V_WATCH, "the map was missing" },
+	{ "auto mapped rare misses", MODE_AUTO, false, W(.mapped = true, .probed = 16, .misses = 1),
+	  V_MAP, "small reads" },
+	{ "auto mapped few probes", MODE_AUTO, false, W(.mapped = true, .probed = 7, .misses = 7),
+	  V_MAP, "small reads" },
+	{ "auto watched missing", MODE_AUTO, false, W(.probed = 16, .misses = 8), V_WATCH,
+	  "reads miss" },
+	{ "auto watched clean, waiting", MODE_AUTO, false,
+	  W(.probed = 16, .clean_run = 1, .clean_need = 2), V_WATCH, "waiting" },
+	{ "auto watched clean enough", MODE_AUTO, false,
+	  W(.probed = 16, .clean_run = 2, .clean_need = 2, .cached_pct = 5), V_MAP, "small reads" },
+	{ "always ignores misses", MODE_ALWAYS, false, W(.mapped = true, .probed = 16, .misses = 16),
+	  V_MAP, "always" },
 };
 
 static void test_table(void **state)
@@ -110,6 +156,37 @@ static void test_default_maps_after_window(void **state)
 	assert_int_equal(policy_decide(&c, &f).v, V_WATCH);
 }
 
+/*
+ * The map's advice: the default for calls in order and for a random
+ * pattern on data that is all cached (random advice would hide the map's
+ * accesses from reclaim); random advice for random calls that miss.
+ */
+static void test_advice(void **state)
+{
+	(void)state;
+	struct {
+		struct file_facts f;
+		int want;
+	} t[] = {
+		{ W(.seq = 8), MMAPIO_ADV_NORMAL },
+		{ W(.seq = 6, .cached_pct = 0), MMAPIO_ADV_NORMAL },
+		{ W(.seq = 0, .cached_pct = 0), MMAPIO_ADV_RANDOM },
+		{ W(.seq = 2, .cached_pct = 99), MMAPIO_ADV_RANDOM },
+		{ W(.seq = 0, .cached_pct = 100), -1 },
+		{ W(.seq = 0), -1 },				/* residency unknown */
+		{ W(.seq = 0, .probed = 16, .misses = 1), MMAPIO_ADV_RANDOM },
+		{ W(.seq = 0, .probed = 16, .misses = 0, .cached_pct = 3), -1 }, /* windows say hot */
+		{ W(.seq = 4, .probed = 16, .misses = 4), -1 }, /* mixed: keep */
+		{ F(.calls = 0), -1 },
+	};
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+		if (policy_advice(&t[i].f) != t[i].want)
+			fail_msg("advice row %zu: %d, want %d", i, policy_advice(&t[i].f), t[i].want);
+	struct shim_config c = base(MODE_AUTO);
+	struct file_facts f = W(.cached_pct = 80);
+	assert_int_equal(policy_decide(&c, &f).advice, MMAPIO_ADV_RANDOM);
+}
+
 /* Sanity of the live thread count the shim feeds in. */
 static void test_threads(void **state)
 {
@@ -124,6 +201,7 @@ int main(void)
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_pure),
 		cmocka_unit_test(test_default_maps_after_window),
+		cmocka_unit_test(test_advice),
 		cmocka_unit_test(test_threads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

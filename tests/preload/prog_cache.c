@@ -1,0 +1,90 @@
+/*
+ * prog_cache: the page cache answers as without the shim.
+ * A file read through read/pread (served from the map under the shim) is
+ * dropped from the cache with posix_fadvise(POSIX_FADV_DONTNEED); afterwards
+ * preadv2(RWF_NOWAIT) must say EAGAIN (the data is not cached) and a map of
+ * our own must see no page resident, as without the shim, whose map would
+ * otherwise have kept the pages. Then a partial DONTNEED drops only its
+ * range. Skips (prints "skip" identically) where the file system keeps its
+ * pages anyway (tmpfs) or RWF_NOWAIT is not supported.
+ */
+#include "common.h"
+#include <sys/mman.h>
+
+#define PAGES 64
+#define PS 4096
+
+/* Pages of f resident in the page cache, through our own map. */
+static int resident(int fd, int first, int n)
+{
+    unsigned char vec[PAGES];
+    void *p = mmap(NULL, PAGES * PS, PROT_READ, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED)
+        return -1;
+    int c = -1;
+    if (mincore(p, PAGES * PS, vec) == 0) {
+        c = 0;
+        for (int i = first; i < first + n; i++)
+            c += vec[i] & 1;
+    }
+    munmap(p, PAGES * PS);
+    return c;
+}
+
+static void nowait(int fd, off_t off, const char *tag)
+{
+    char buf[64];
+    struct iovec v = { buf, sizeof buf };
+    CK(preadv2(fd, &v, 1, off, RWF_NOWAIT), "%s preadv2(RWF_NOWAIT, %lld)", tag, (long long)off);
+}
+
+int main(int argc, char **argv)
+{
+    t_init(argc, argv);
+    /* Written through the descriptor that syncs it: MMAPIO_FSYNC=range
+     * covers writes through descriptors the shim tracks only. */
+    static unsigned char data[PAGES * PS];
+    gen(data, sizeof data, 7, 0);
+    int fd = CK(open("c.bin", O_RDWR | O_CREAT | O_TRUNC, 0644), "open");
+    CK(write(fd, data, sizeof data), "write");
+    CK(fsync(fd), "fsync");
+    posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    if (resident(fd, 0, PAGES) != 0) {
+        SAY("skip: the file system keeps its pages\n");
+        return 0;
+    }
+    char probe[16];
+    struct iovec pv = { probe, sizeof probe };
+    errno = 0;
+    if (preadv2(fd, &pv, 1, 0, RWF_NOWAIT) < 0 && errno == EOPNOTSUPP) {
+        SAY("skip: RWF_NOWAIT not supported\n");
+        return 0;
+    }
+    /* Read it all: under the shim, through its map. */
+    for (int r = 0; r < 3; r++) {
+        whole("read", fd);
+        prd(fd, 100, 5 * PS + 7, "pread");
+        rd(fd, 4096, "read");
+    }
+    SAY("resident before: %d of %d\n", resident(fd, 0, PAGES), PAGES);
+    nowait(fd, 9 * PS, "cached");
+
+    CK(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), "posix_fadvise(DONTNEED, whole)");
+    SAY("resident after: %d\n", resident(fd, 0, PAGES));
+    nowait(fd, 9 * PS, "dropped");
+    nowait(fd, 40 * PS, "dropped");
+
+    /* Again, and drop only pages 16..31. */
+    whole("again", fd);
+    CK(posix_fadvise(fd, 16 * PS, 16 * PS, POSIX_FADV_DONTNEED), "posix_fadvise(DONTNEED, 16..31)");
+    SAY("resident 0..15: %d, 16..31: %d, 32..63: %d\n", resident(fd, 0, 16), resident(fd, 16, 16),
+        resident(fd, 32, 32));
+    nowait(fd, 20 * PS, "range dropped");
+    nowait(fd, 40 * PS, "outside the range");
+    /* Bad arguments: the kernel's answers. */
+    CK(posix_fadvise(fd, -1, 10, POSIX_FADV_DONTNEED), "posix_fadvise(off -1)");
+    CK(posix_fadvise(fd, 0, -5, POSIX_FADV_DONTNEED), "posix_fadvise(len -5)");
+    CK(posix_fadvise(fd, 0, 0, 99), "posix_fadvise(advice 99)");
+    CK(close(fd), "close");
+    return 0;
+}
