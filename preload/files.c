@@ -58,9 +58,15 @@ static void fork_prepare(void) { pthread_mutex_lock(&lock); }
 static void fork_parent(void) { pthread_mutex_unlock(&lock); }
 static void fork_child(void)
 {
-	if (stats_on) /* the child counts its own calls only (stats.c) */
+	if (stats_on) { /* the child counts its own calls only (stats.c) */
 		for (struct file *f = table; f; f = f->hh.next)
 			stats_zero_file(f);
+		for (int fd = 0, hw = fd_highwater(); fd <= hw; fd++) {
+			struct ofd *o = fd_get(fd);
+			if (o)
+				atomic_store(&o->st_pass, 0);
+		}
+	}
 	pthread_mutex_unlock(&lock);
 }
 
@@ -585,6 +591,14 @@ void files_drop_pages(struct ofd *o, uint64_t off, uint64_t len)
 void files_fold_all(void (*fn)(struct file *))
 {
 	files_lock();
+	/* Calls counted on descriptions first: pending ones have no file. */
+	for (int fd = 0, hw = fd_highwater(); fd <= hw; fd++) {
+		struct ofd *o = fd_get(fd);
+		if (o && o->file)
+			adopt_pending_counts(o->file, o);
+		else if (o)
+			stats_pending_closed(o);
+	}
 	for (struct file *f = table; f; f = f->hh.next)
 		fn(f);
 	files_unlock();

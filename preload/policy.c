@@ -143,14 +143,16 @@ struct decision policy_decide(const struct shim_config *c, const struct file_fac
 
 /*
  * The advice of a map, from the calls seen: read in order, the default
- * (the kernel reads ahead of faults); at random, with any sign that data
- * is not cached, MMAPIO_ADV_RANDOM (a fault reads only its page: with the
- * default, one 4 KiB random read of a file that did not fit in a 256 MiB
- * memory cgroup read 5.8-7.7 MiB from disk). A hot file read at random
- * keeps the default: the kernel ignores accesses through a map with
- * random or sequential advice when it ages pages for reclaim
- * (vma_has_recency()), so under memory pressure its pages would be
- * reclaimed before pages read with read(2). -1: no change.
+ * (the kernel reads ahead of faults); at random, MMAPIO_ADV_RANDOM (a
+ * fault reads only its page). With the default, one 4 KiB random read of
+ * a file that did not fit in a 256 MiB memory cgroup read 5.8-7.7 MiB
+ * from disk, and after a hot file was dropped from the cache, the first
+ * two random reads through its map brought all of its 16 MiB back. The
+ * price of random advice: the kernel ignores accesses through such a map
+ * when it ages pages for reclaim (vma_has_recency()), so under memory
+ * pressure its pages go before pages read with read(2); the misses that
+ * follow are what the sampled calls see, and auto mode then hands the
+ * file back. Mixed patterns keep the advice they have. -1: no change.
  */
 int policy_advice(const struct file_facts *f)
 {
@@ -158,8 +160,7 @@ int policy_advice(const struct file_facts *f)
 		return -1;
 	if (4 * f->seq >= 3 * f->calls)
 		return MMAPIO_ADV_NORMAL;
-	bool cold = f->misses > 0 || (f->probed == 0 && f->cached_pct >= 0 && f->cached_pct < 100);
-	if (4 * f->seq <= f->calls && cold)
+	if (4 * f->seq <= f->calls)
 		return MMAPIO_ADV_RANDOM;
 	return -1;
 }

@@ -1,18 +1,32 @@
 /*
- * shim.h - what the shim's files share. Where each concern lives:
- *   real.c      the real libc functions (dlsym RTLD_NEXT), usable before init
- *   fdtable.c   fd -> open file description, lock-free lookup
- *   files.c     one mapping per file (dev, ino), attach/detach of descriptors
- *   offset.c    shadow file offsets and lseek; syncing the kernel's offset
- *   config.c    MMAPIO_* environment variables
- *   policy.c    which files are mapped, and why
- *   stats.c     counters and the JSON report
- *   log.c       MMAPIO_LOG messages
- *   open.c      open/creat/close/dup/fcntl
- *   read.c      read family;  write.c  write family, ftruncate, fsync
- *   procs.c     fork, vfork, exec, posix_spawn, system, popen, fdopen,
- *               sendfile, splice, copy_file_range
- *   signals.c   sigaction/signal routed around the core's fault handler
+ * shim.h - what the shim's files share. Where each concern lives (and the
+ * tests that hold it to its promises):
+ *   init.c       start and end of the shim in a process
+ *   real.c       the real libc functions (dlsym RTLD_NEXT), usable before init
+ *   config.c     MMAPIO_* environment variables; parse.c their grammars
+ *                (tests/unit/test_parse.c, tests/fuzz, tests/stress badenv)
+ *   fdtable.c    fd -> open file description, lock-free lookup
+ *   open.c       open/creat/close/dup/fcntl/lseek entry points
+ *   decide.c     the first decision on a descriptor (auto mode's lazy one)
+ *   files.c      one entry per file (dev, ino): its map, descriptors, state
+ *   policy.c     which files are mapped, and why (tests/unit/test_policy.c)
+ *   pattern.c    the calls the kernel serves on tracked files
+ *   sample.c     watching files by sampling their calls; windows
+ *   residency.c  is a range in the page cache (cachestat, major faults)
+ *   memory.c     the page cache the process can keep (memory cgroups)
+ *                (tests/policy for the four above)
+ *   offset.c     shadow file offsets; syncing the kernel's offset
+ *   read.c       read family;  write.c  write family, ftruncate, fsync
+ *   iov.h        reading a caller's iovec array safely
+ *   cache.c      posix_fadvise: the page cache as without the shim
+ *   coherence.c  size changes published between shim instances
+ *   procs.c      fork, vfork, exec, posix_spawn, system, popen, fdopen,
+ *                sendfile, splice, copy_file_range, SCM_RIGHTS
+ *   vfork_x86_64.S  vfork, which a C wrapper cannot return from twice
+ *   signals.c    sigaction/signal routed around the core's fault handler
+ *   stats.c      counters and the JSON report;  log.c  MMAPIO_LOG messages
+ * The differential programs of tests/preload run every entry point with and
+ * without the shim; tests/stress is the reliability suite.
  */
 #ifndef MMAPIO_SHIM_H
 #define MMAPIO_SHIM_H
@@ -398,7 +412,9 @@ uint64_t policy_threads(void); /* live threads, re-read at most every 100 ms */
 /* ---- pattern.c ---- */
 /* Before a call the kernel serves on a tracked description: its pattern
  * (off: the call's own offset, -1 for read()/write()), and sampling at
- * file offset `at` (-1 unknown). */
+ * file offset `at` (-1 unknown). Writes pass -1: a watched file's writes
+ * mostly extend it, and pages past the end are never cached; the map's
+ * own writes are probed once it is mapped (write.c). */
 void pattern_before(struct ofd *o, int fd, int64_t off, int64_t at, size_t len);
 /*
  * A call of len bytes went to the kernel on a tracked description and

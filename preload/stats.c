@@ -123,8 +123,8 @@ void stats_record_decision(const char *path, const char *decision, const char *r
 	pthread_mutex_unlock(&rec_lock);
 }
 
-/* A description closed before it had a file (auto mode's pending ones):
- * its calls went to the kernel, and count for the record of its path. */
+/* A description with no file (auto mode's pending ones, closed or at the
+ * report): its calls went to the kernel, and count for its path's record. */
 void stats_pending_closed(struct ofd *o)
 {
 	uint64_t p = atomic_exchange(&o->st_pass, 0);

@@ -170,7 +170,7 @@ static void after_kernel_write(struct ofd *o, int fd, ssize_t n, int64_t end)
 static ssize_t kernel_pwrite(struct ofd *o, int fd, const void *buf, size_t len, off_t off)
 {
 	count_pass(o);
-	pattern_before(o, fd, off, off, len);
+	pattern_before(o, fd, off, -1, len); /* writes: not probed (shim.h) */
 	struct file *rf = resize_begin(o);
 	ssize_t n = REAL(pwrite)(fd, buf, len, off);
 	resize_end(rf);
@@ -191,7 +191,7 @@ static ssize_t kernel_write(struct ofd *o, int fd, const void *buf, const struct
 	/* Not shadowed: keep an adoption of the offset from overlapping us. */
 	bool guarded = !atomic_load(&o->shadow) && kernel_offset_enter(o);
 	offset_sync(o, fd);
-	pattern_before(o, fd, -1, kernel_offset(o), len);
+	pattern_before(o, fd, -1, -1, len);
 	struct file *rf = resize_begin(o);
 	ssize_t n = iov ? REAL(writev)(fd, iov, cnt) : REAL(write)(fd, buf, len);
 	int e = errno;
@@ -290,7 +290,7 @@ static ssize_t kernel_pwritev(struct ofd *o, int fd, const struct iovec *iov, in
 		size_t total = 0;
 		count_pass(o);
 		if (off >= 0 && iov_load(iov, cnt, v, &total))
-			pattern_before(o, fd, off, off, total);
+			pattern_before(o, fd, off, -1, total);
 	}
 	struct file *rf = resize_begin(o);
 	ssize_t n = flags ? REAL(pwritev2)(fd, iov, cnt, off, flags)

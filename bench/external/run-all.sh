@@ -24,7 +24,7 @@ export BX_ROWS=$MMAPIO_BENCH_OUT/rows.jsonl BX_CHECKS=$MMAPIO_BENCH_OUT/checks.t
 bx_find_lib
 start=$(date +%s)
 failed=0
-for b in fio sqlite ripgrep coreutils; do
+for b in fio sqlite ripgrep coreutils memcg; do
 	"$HERE/$b.sh" || failed=1
 done
 echo

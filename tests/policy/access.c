@@ -5,6 +5,13 @@
  *   access write FILE N      N in-place 4 KiB pwrites, no fsync, then
  *                            poll the file's dirty pages with cachestat(2)
  *                            for up to 3 s and print how many remain
+ *   access demote FILE N     N random 4 KiB preads; the file dropped from
+ *                            the page cache (posix_fadvise DONTNEED), N more;
+ *                            the whole file read in order, N more
+ *   access grow FILE N       create FILE (O_RDWR|O_CREAT, as a database
+ *                            does), grow it with 4 KiB pwrites to 8 MiB,
+ *                            then N random 4 KiB preads
+ *   access v2 FILE N         N random 4 KiB preadv2 (flags 0) reads
  * Prints a checksum (and for write, the dirty count) on stdout.
  */
 #define _GNU_SOURCE
@@ -14,7 +21,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdbool.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -45,26 +54,65 @@ static long dirty_pages(int fd)
 	return (long)c.dirty + (long)c.writeback;
 }
 
+static unsigned char buf[1 << 20];
+static uint64_t x = 88172645463325252ULL;
+
+/* n random 4 KiB reads of a file of `size` bytes, by pread or preadv2. */
+static uint64_t random_reads(int fd, off_t size, long n, bool v2, uint64_t h)
+{
+	for (long i = 0; i < n; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		off_t off = (off_t)(x % (uint64_t)(size / 4096)) * 4096;
+		struct iovec v = { buf, 4096 };
+		ssize_t k = v2 ? preadv2(fd, &v, 1, off, 0) : pread(fd, buf, 4096, off);
+		h = fnv(h, buf, k > 0 ? (size_t)k : 0);
+	}
+	return h;
+}
+
+static int grow(const char *path, long n)
+{
+	int fd = open(path, O_RDWR | O_CREAT, 0644);
+	if (fd < 0)
+		return perror("open"), 1;
+	uint64_t h = 0xcbf29ce484222325ULL;
+	ssize_t k = pread(fd, buf, 100, 0); /* a database reads its header first */
+	h = fnv(h, buf, k > 0 ? (size_t)k : 0);
+	for (off_t off = 0; off < (8 << 20); off += 4096) {
+		memset(buf, (int)(off >> 12) | 1, 4096);
+		if (pwrite(fd, buf, 4096, off) != 4096)
+			return perror("pwrite"), 1;
+	}
+	h = random_reads(fd, 8 << 20, n, false, h);
+	printf("%016llx\n", (unsigned long long)h);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3)
 		return 2;
 	const char *mode = argv[1];
+	long n = argc > 3 ? atol(argv[3]) : 0;
+	if (!strcmp(mode, "grow"))
+		return grow(argv[2], n);
 	int fd = open(argv[2], strcmp(mode, "write") ? O_RDONLY : O_RDWR);
 	if (fd < 0)
 		return perror("open"), 1;
 	off_t size = lseek(fd, 0, SEEK_END);
 	lseek(fd, 0, SEEK_SET);
-	static unsigned char buf[1 << 20];
-	uint64_t h = 0xcbf29ce484222325ULL, x = 88172645463325252ULL;
-	long n = argc > 3 ? atol(argv[3]) : 0;
-	if (!strcmp(mode, "small")) {
-		for (long i = 0; i < n; i++) {
-			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-			off_t off = (off_t)(x % (uint64_t)(size / 4096)) * 4096;
-			ssize_t k = pread(fd, buf, 4096, off);
-			h = fnv(h, buf, k > 0 ? (size_t)k : 0);
-		}
+	uint64_t h = 0xcbf29ce484222325ULL;
+	if (!strcmp(mode, "small") || !strcmp(mode, "v2")) {
+		h = random_reads(fd, size, n, !strcmp(mode, "v2"), h);
+	} else if (!strcmp(mode, "demote")) {
+		h = random_reads(fd, size, n, false, h);
+		fdatasync(fd); /* dirty pages are not dropped */
+		posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+		h = random_reads(fd, size, n, false, h);
+		for (off_t off = 0; off < size; off += sizeof buf)
+			if (pread(fd, buf, sizeof buf, off) <= 0)
+				return perror("pread"), 1;
+		h = random_reads(fd, size, n, false, h);
 	} else if (!strcmp(mode, "stream")) {
 		for (int pass = 0; pass < 2; pass++) {
 			ssize_t k;

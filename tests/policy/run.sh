@@ -13,7 +13,8 @@ unset LD_PRELOAD
 for v in $(env | sed -n 's/^\(MMAPIO_[A-Za-z0-9_]*\)=.*/\1/p'); do unset "$v"; done
 
 T=$(mktemp -d /tmp/mmapio-policy.XXXXXX)
-trap 'rm -rf "$T"' EXIT
+memcg_dir=""
+trap 'rm -rf "$T"; [ -n "$memcg_dir" ] && rmdir "$memcg_dir" 2>/dev/null' EXIT
 pass=0 failn=0 skipn=0
 ok() { echo "ok $1"; pass=$((pass + 1)); }
 fail() { echo "FAIL $1: $2"; failn=$((failn + 1)); }
@@ -75,6 +76,160 @@ auto_case auto-threads kernel "THREADS" 0 MMAPIO_MODE=auto MMAPIO_MAX_THREADS=0 
 auto_case auto-max-size kernel "MAX_SIZE" 0 MMAPIO_MODE=auto MMAPIO_MAX_SIZE=1M -- small "$T/big" 200
 auto_case auto-exclude kernel "EXCLUDE" 0 MMAPIO_MODE=auto "MMAPIO_EXCLUDE=*/big" -- small "$T/big" 200
 auto_case always-streaming map "always" ">0" MMAPIO_MODE=always -- stream "$T/big"
+
+# ---- deciding both ways, growth, and the whole preadv2 family
+# history FILE NAME: the file's decisions, in order, "decision:reason|..."
+history() {
+	python3 - "$1" "$2" <<'PY'
+import json, sys
+d = json.loads([l for l in open(sys.argv[1]) if l.strip()][-1])
+f = [f for f in d["files"] if f["path"].endswith(sys.argv[2])]
+print("|".join(h["decision"] + ":" + h["reason"] for h in f[0]["history"]) if f else "none")
+PY
+}
+# run_access NAME ENV... -- ARGS...: identical output with and without the
+# shim (auto), stats checked by tests/preload/stats.py (files add up).
+run_access() {
+	local name=$1 envs=()
+	shift
+	while [ "$1" != -- ]; do envs+=("$1"); shift; done
+	shift
+	rm -f "$T/st" "$T/db"
+	local a b chk
+	a=$("$ACCESS" "$@") || { fail "$name" "baseline run failed"; return 1; }
+	rm -f "$T/db"
+	b=$(env LD_PRELOAD="$LIB" MMAPIO_STATS="$T/st" "${envs[@]}" "$ACCESS" "$@") ||
+		{ fail "$name" "run under the shim failed"; return 1; }
+	[ "$a" = "$b" ] || { fail "$name" "output differs: '$a' vs '$b'"; return 1; }
+	chk=$(python3 "$HERE/../preload/stats.py" "$T/st") ||
+		{ fail "$name" "stats: $chk"; return 1; }
+}
+fs=$(stat -f -c %T "$T")
+if [ "$fs" = tmpfs ] || [ "$fs" = ramfs ]; then
+	skip auto-demote "$T is on $fs, which keeps dropped pages"
+elif run_access auto-demote -- demote "$T/big" 3000; then
+	h=$(history "$T/st" big)
+	s=$(stat file.served_calls "$T/st" big)
+	case "$h" in
+	map:*kernel:*"the map was missing"*map:*) ok "auto-demote ($s served; $h)" ;;
+	*) fail auto-demote "want map, then kernel (the map was missing...), then map again: $h" ;;
+	esac
+fi
+# The same as a user who may not see the page cache (cachestat says EPERM
+# for a file one neither owns nor may write): major faults tell instead.
+if [ "$fs" = tmpfs ] || [ "$fs" = ramfs ]; then
+	skip auto-demote-faults "$T is on $fs, which keeps dropped pages"
+elif [ "$(id -u)" != 0 ] || ! command -v setpriv >/dev/null; then
+	skip auto-demote-faults "needs root (to run as another user) and setpriv"
+else
+	chmod 755 "$T" && chmod 644 "$T/big" && : >"$T/st" && chmod 666 "$T/st"
+	a=$("$ACCESS" demote "$T/big" 3000)
+	b=$(setpriv --reuid=65534 --regid=65534 --clear-groups env LD_PRELOAD="$LIB" \
+		MMAPIO_STATS="$T/st" "$ACCESS" demote "$T/big" 3000)
+	h=$(history "$T/st" big)
+	r=$(python3 -c 'import json,sys; f=[f for f in json.loads(open(sys.argv[1]).readline())["files"] if f["path"].endswith("big")]; print(f[0].get("residency") if f else "none")' "$T/st")
+	if [ "$a" != "$b" ]; then
+		fail auto-demote-faults "output differs: '$a' vs '$b'"
+	elif [ "$r" = "major faults" ] && [[ "$h" == map:*kernel:*"the map was missing"*map:* ]]; then
+		ok "auto-demote-faults (residency from $r; $h)"
+	else
+		fail auto-demote-faults "want residency from major faults and map, kernel, map: $r; $h"
+	fi
+fi
+if run_access auto-grow -- grow "$T/db" 2000; then
+	h=$(history "$T/st" db)
+	s=$(stat file.served_calls "$T/st" db)
+	case "$h" in
+	*"watching it grow"*map:*) [ "$s" -gt 0 ] && ok "auto-grow ($s served; $h)" ||
+		fail auto-grow "mapped but nothing served: $h" ;;
+	*) fail auto-grow "want watching it grow, then map: $h" ;;
+	esac
+fi
+if run_access auto-preadv2 -- v2 "$T/big" 500; then
+	d=$(stat file.decision "$T/st" big)
+	s=$(stat file.served_calls "$T/st" big)
+	[ "$d" = map ] && [ "$s" -gt 0 ] && ok "auto-preadv2 ($s of 500 preadv2 served)" ||
+		fail auto-preadv2 "preadv2 calls must be watched and served: $d, $s served"
+fi
+
+# ---- memory: cold data, and a memory cgroup the file does not fit in
+# memcg_make BYTES: a new memory cgroup (v2, else v1) in $memcg_dir; needs root.
+memcg_make() {
+	[ "$(id -u)" = 0 ] || return 1
+	local root d
+	for root in /sys/fs/cgroup /sys/fs/cgroup/unified; do
+		grep -qw memory "$root/cgroup.controllers" 2>/dev/null || continue
+		echo +memory >"$root/cgroup.subtree_control" 2>/dev/null
+		d=$root/mmapio-test-$$
+		if mkdir "$d" 2>/dev/null && echo "$1" >"$d/memory.max"; then
+			echo 0 >"$d/memory.swap.max" 2>/dev/null
+			memcg_dir=$d
+			return 0
+		fi
+		rmdir "$d" 2>/dev/null
+	done
+	d=/sys/fs/cgroup/memory/mmapio-test-$$
+	if mkdir "$d" 2>/dev/null && echo "$1" >"$d/memory.limit_in_bytes"; then
+		memcg_dir=$d
+		return 0
+	fi
+	rmdir "$d" 2>/dev/null
+	return 1
+}
+# in_memcg CMD...: run CMD inside $memcg_dir.
+in_memcg() { sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' sh "$memcg_dir" "$@"; }
+drop_cache() { python3 -c 'import os,sys; fd=os.open(sys.argv[1], os.O_RDONLY); os.fsync(fd); os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)' "$1"; }
+# cold_case NAME PREFIX...: random 4 KiB reads of a cold 256 MiB file (run
+# under PREFIX) stay with the kernel, as auto mode's decisions say.
+cold_case() {
+	local name=$1 a b
+	shift
+	drop_cache "$T/cold"
+	a=$("$@" "$ACCESS" small "$T/cold" 4000) || { fail "$name" "baseline run failed"; return; }
+	drop_cache "$T/cold"
+	rm -f "$T/st"
+	b=$("$@" env LD_PRELOAD="$LIB" MMAPIO_STATS="$T/st" "$ACCESS" small "$T/cold" 4000) ||
+		{ fail "$name" "run under the shim failed"; return; }
+	[ "$a" = "$b" ] || { fail "$name" "output differs: '$a' vs '$b'"; return; }
+	local d h s p
+	d=$(stat file.decision "$T/st" cold)
+	h=$(history "$T/st" cold)
+	s=$(stat file.served_calls "$T/st" cold)
+	p=$(stat file.passthrough_calls "$T/st" cold)
+	if [ "$d" = kernel ] && [[ "$h" == *cache* ]] && [ "$s" -lt 200 ]; then
+		ok "$name ($s served, $p passed through; $h)"
+	else
+		fail "$name" "want kernel for a page cache reason, few served: $d, $s served, $p passed; $h"
+	fi
+}
+fs=$(stat -f -c %T "$T")
+if [ "$fs" = tmpfs ] || [ "$fs" = ramfs ]; then
+	skip auto-cold-random "$T is on $fs: nothing is ever cold there"
+	skip auto-memcg-random "$T is on $fs: nothing is ever cold there"
+else
+	head -c $((256 << 20)) /dev/urandom >"$T/cold"
+	cold_case auto-cold-random
+	if memcg_make $((64 << 20)); then
+		cold_case auto-memcg-random in_memcg
+		# Streaming a file four times the cgroup's limit: the kernel's.
+		drop_cache "$T/cold"
+		rm -f "$T/st"
+		a=$("$ACCESS" stream "$T/cold")
+		b=$(in_memcg env LD_PRELOAD="$LIB" MMAPIO_STATS="$T/st" "$ACCESS" stream "$T/cold")
+		h=$(history "$T/st" cold)
+		if [ "$a" != "$b" ]; then
+			fail auto-memcg-streaming "output differs: '$a' vs '$b'"
+		elif [[ "$h" == *streaming* ]] && [ "$(stat file.decision "$T/st" cold)" = kernel ]; then
+			ok "auto-memcg-streaming ($h)"
+		else
+			fail auto-memcg-streaming "want kernel (streaming a file larger than the page cache it can keep): $h"
+		fi
+	else
+		skip auto-memcg-random "needs root and a memory cgroup controller (v2 or v1)"
+		skip auto-memcg-streaming "needs root and a memory cgroup controller (v2 or v1)"
+	fi
+	rm -f "$T/cold"
+fi
 
 # ---- the periodic flusher, from the kernel's own account of dirty pages
 flush_case() { # NAME WANT(clean|dirty) ENV...

@@ -8,7 +8,9 @@ Prints one line and exits 0:
 for each NAME (a file's base name), the decisions seen for files whose path
 ends with that name and the sum of their served_calls ("absent:0" if no entry).
 Prints "missing" (exit 2) when the file does not exist or is empty, and
-"bad REASON" (exit 1) when a line is not a well-formed stats object.
+"bad REASON" (exit 1) when a line is not a well-formed stats object, or
+when its files' counts do not add up to its totals (every call the shim
+counts is counted for some file).
 """
 import json
 import os
@@ -49,6 +51,7 @@ def main():
                     print(f"bad line {i}: {k} is negative")
                     return 1
                 tot[k] += obj[k]
+            sums = {"served_calls": 0, "passthrough_calls": 0, "bytes_served": 0}
             for j, fe in enumerate(obj["files"]):
                 if not isinstance(fe, dict):
                     print(f"bad line {i}: files[{j}] is not an object")
@@ -60,11 +63,27 @@ def main():
                 if fe["decision"] not in ("map", "kernel"):
                     print(f"bad line {i}: files[{j}].decision is {fe['decision']!r}")
                     return 1
+                hist = fe.get("history", [])
+                if not isinstance(hist, list) or any(
+                        h.get("decision") not in ("map", "kernel") for h in hist):
+                    print(f"bad line {i}: files[{j}].history is not a list of decisions")
+                    return 1
+                if hist and (hist[-1]["decision"], hist[-1]["reason"]) != (fe["decision"],
+                                                                          fe["reason"]):
+                    print(f"bad line {i}: files[{j}]: the last decision of its history is "
+                          f"not its decision")
+                    return 1
+                for k in sums:
+                    sums[k] += fe[k]
                 for n in names:
                     p = fe["path"]
                     if p == n or p.endswith("/" + n):
                         per_name[n][0].add(fe["decision"])
                         per_name[n][1] += fe["served_calls"]
+            for k, v in sums.items():
+                if v != obj[k]:
+                    print(f"bad line {i}: its files add up to {k}={v}, its total is {obj[k]}")
+                    return 1
             lines += 1
     out = (f"ok lines={lines} served={tot['served_calls']} passthrough={tot['passthrough_calls']} "
            f"bytes={tot['bytes_served']} faults={tot['faults_recovered']}")
