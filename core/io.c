@@ -105,17 +105,27 @@ static inline bool write_reaches(mmapio_map *m, uint64_t off, size_t n)
 	return likely(last > 0) || reaches(m, off + n);
 }
 
+/* [off, off + len) reaches past the reservation into the file. */
+static bool past_reserve(mmapio_map *m, uint64_t off, size_t len)
+{
+	uint64_t end = off + len < off ? UINT64_MAX : off + len;
+	return end > m->reserve && atomic_load(&m->file_size) > m->reserve;
+}
+
 /*
- * Bytes available at off, or 0 at/after the end, or -EFBIG past the
- * reservation. Only the reservation decides -EFBIG: while a resize is in
+ * Bytes available at off, or 0 at/after the end, or -EFBIG when the range
+ * reaches past the reservation into the file (a short count there would
+ * read as the end of the file). Only the reservation decides -EFBIG: while a resize is in
  * flight, size and file_size are briefly out of step, and an offset
  * between them is simply at the end.
  */
 static inline ssize_t avail(mmapio_map *m, uint64_t off, size_t len)
 {
 	uint64_t size = atomic_load_explicit(&m->size, memory_order_acquire);
+	if (unlikely(len > size - off || off >= size) && past_reserve(m, off, len))
+		return -EFBIG;
 	if (unlikely(off >= size))
-		return off >= m->reserve && off < atomic_load(&m->file_size) ? -EFBIG : 0;
+		return 0;
 	return (ssize_t)(len < size - off ? len : size - off);
 }
 
@@ -194,12 +204,12 @@ static __attribute__((noinline, cold)) ssize_t io_slow(mmapio_map *m, off_t off,
 ssize_t mmapio_read(mmapio_map *m, off_t off, void *buf, size_t len)
 {
 	uint64_t size = atomic_load_explicit(&m->size, memory_order_acquire);
-	if (likely(off >= 0 && (uint64_t)off < size && len - 1 < MMAPIO_MAX_RW)) {
-		size_t n = len < size - (uint64_t)off ? len : (size_t)(size - (uint64_t)off);
-		if (likely(mmapio__copy(buf, m->base + off, n, NULL) == 0)) {
-			if (likely(((unsigned char *)buf)[n - 1] != 0))
-				return (ssize_t)n;
-			return mmapio__read_zero_tail(m, off, buf, len, n);
+	if (likely(off >= 0 && (uint64_t)off < size && len - 1 < MMAPIO_MAX_RW &&
+		   len <= size - (uint64_t)off)) {
+		if (likely(mmapio__copy(buf, m->base + off, len, NULL) == 0)) {
+			if (likely(((unsigned char *)buf)[len - 1] != 0))
+				return (ssize_t)len;
+			return mmapio__read_zero_tail(m, off, buf, len, len);
 		}
 	}
 	return io_slow(m, off, buf, len, false);
@@ -217,13 +227,13 @@ ssize_t mmapio_write(mmapio_map *m, off_t off, const void *buf, size_t len)
 	if (unlikely(m->mode == MMAPIO_RDONLY))
 		return -EBADF;
 	uint64_t size = atomic_load_explicit(&m->size, memory_order_acquire);
-	if (likely(off >= 0 && (uint64_t)off < size && len - 1 < MMAPIO_MAX_RW)) {
-		size_t n = len < size - (uint64_t)off ? len : (size_t)(size - (uint64_t)off);
-		if (likely(write_reaches(m, (uint64_t)off, n) &&
-			   mmapio__copy(m->base + off, buf, n, NULL) == 0)) {
+	if (likely(off >= 0 && (uint64_t)off < size && len - 1 < MMAPIO_MAX_RW &&
+		   len <= size - (uint64_t)off)) {
+		if (likely(write_reaches(m, (uint64_t)off, len) &&
+			   mmapio__copy(m->base + off, buf, len, NULL) == 0)) {
 			if (m->mode == MMAPIO_RDWR)
-				mmapio__after_write(m, (uint64_t)off, n);
-			return (ssize_t)n;
+				mmapio__after_write(m, (uint64_t)off, len);
+			return (ssize_t)len;
 		}
 	}
 	return io_slow(m, off, (void *)buf, len, true);

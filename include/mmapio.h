@@ -181,8 +181,9 @@ MMAPIO_API int mmapio_huge_tier(const mmapio_map *m);	 /* enum mmapio_huge */
  *   what pread(2) answers for these),
  *   -EBADF (write on an RDONLY map), -EFAULT (buf is not valid memory),
  *   -EIO (the page has no backing: I/O error), -ENOSPC (writing into a hole
- *   with no space left), -EFBIG (range is in the file but beyond the
- *   reservation). A file that shrank under the call is noticed: the call
+ *   with no space left), -EFBIG (the range reaches past the reservation
+ *   into the file: a short count would read as the end of the file, so
+ *   none is given; pread(2) on the map's descriptor answers such a call). A file that shrank under the call is noticed: the call
  *   returns what pread/pwrite would for the new size (short, or 0). So is
  *   one that another program shrank earlier without this library's
  *   knowledge, at the cost of one page probe or fstat on a read that ends
@@ -222,14 +223,16 @@ static inline ssize_t mmapio__read_inline(mmapio_map *m, off_t off, void *buf, s
 {
 	const struct mmapio__head *h = (const struct mmapio__head *)(const void *)m;
 	uint64_t size = __atomic_load_n(&h->size, __ATOMIC_ACQUIRE);
-	/* A negative off is, as uint64_t, above any size a file can have;
-	 * len - 1 wraps for len 0, which the library answers. */
-	if (__builtin_expect((uint64_t)off < size && len - 1 < 0x7ffff000u, 1)) {
-		size_t n = len < size - (uint64_t)off ? len : (size_t)(size - (uint64_t)off);
-		if (__builtin_expect(mmapio__copy(buf, h->base + off, n, (void **)0) == 0, 1)) {
-			if (__builtin_expect(((const unsigned char *)buf)[n - 1] != 0, 1))
-				return (ssize_t)n;
-			return mmapio__read_zero_tail(m, off, buf, len, n);
+	/* The whole range inside the mapped size; anything else (the end of
+	 * the file, a range past the reservation, a negative off, which as
+	 * uint64_t is above any size, len 0, for which len - 1 wraps) is the
+	 * library's. */
+	if (__builtin_expect((uint64_t)off < size && len - 1 < 0x7ffff000u &&
+			     len <= size - (uint64_t)off, 1)) {
+		if (__builtin_expect(mmapio__copy(buf, h->base + off, len, (void **)0) == 0, 1)) {
+			if (__builtin_expect(((const unsigned char *)buf)[len - 1] != 0, 1))
+				return (ssize_t)len;
+			return mmapio__read_zero_tail(m, off, buf, len, len);
 		}
 	}
 	return (mmapio_read)(m, off, buf, len);

@@ -201,6 +201,12 @@ static mmapio_map *map_of_fd(struct file *f, int fd, int flags)
 		return f->map;
 	}
 	struct mmapio_opts o = { 0 };
+	uint64_t reserve = limits_reserve(fd);
+	if (atomic_load(&limit_no_maps) || reserve == UINT64_MAX) {
+		shim_log(LOG_INFO, "%s: not mapped: %s", f->path,
+			 atomic_load(&limit_no_maps) ? "mlockall(MCL_FUTURE)" : "RLIMIT_AS leaves no room");
+		return NULL;
+	}
 	int wfd = rw_fd(f, fd, flags);
 	if (wfd >= 0)
 		fd = wfd;
@@ -209,7 +215,7 @@ static mmapio_map *map_of_fd(struct file *f, int fd, int flags)
 	 * for periodic flushing, which bounds loss at close too. */
 	if (!cfg.flush_ms)
 		o.flags |= MMAPIO_F_NO_CLOSE_FLUSH;
-	o.reserve = cfg.reserve;
+	o.reserve = reserve;
 	/*
 	 * Huge pages only for maps we never write through: a write fault on a
 	 * huge folio dirties (and on ext4 allocates) the whole 2 MiB, which
@@ -297,6 +303,21 @@ static void note_decision(struct file *f)
 	shim_log(LOG_INFO, "%s: %s (%s; %llu of %llu sampled calls missed the page cache)",
 		 f->path, name, f->reason, (unsigned long long)atomic_load(&f->missed),
 		 (unsigned long long)atomic_load(&f->sampled));
+}
+
+/*
+ * The file goes to the kernel for good and its map away (quarantined:
+ * readers racing this still find valid memory). Under lock.
+ */
+static void file_retire(struct file *f, const char *reason)
+{
+	mmapio_map *m = f->map;
+	atomic_store_explicit(&f->state, FILE_KERNEL, memory_order_release);
+	f->map = NULL;
+	f->reason = reason;
+	if (m)
+		mmapio_close(m);
+	note_decision(f);
 }
 
 /* Carry out decision d on f, through fd. Under lock. */
@@ -419,11 +440,11 @@ void files_attach(int fd, struct file_key key, const char *path, int flags, stru
 	o->file = f;
 	o->flags = flags;
 	atomic_store(&o->refs, 1);
-	/* The shadow offset starts where the kernel's is: 0 after open.
-	 * O_APPEND: the kernel chooses every write's offset, so it keeps it. */
+	/* No shadow offset until the map serves a read() or write() through
+	 * it (offset_take); until then o->off mirrors the kernel's: 0 after
+	 * open. O_APPEND: the kernel chooses every write's offset, for good. */
 	atomic_store(&o->off, 0);
 	atomic_store(&o->noshadow, (flags & O_APPEND) != 0);
-	atomic_store(&o->shadow, atomic_load(&f->state) == FILE_MAPPED && !(flags & O_APPEND));
 	fd_put(fd, o);
 }
 
@@ -573,6 +594,31 @@ void files_follow_stat(const struct stat *st)
 	struct file *f = files_find(key);
 	if (f && f->map && (uint64_t)st->st_size != mmapio_size(f->map))
 		mmapio_refresh(f->map); /* through the bound fd: same file */
+	files_unlock();
+}
+
+/*
+ * F_SEAL_WRITE and F_SEAL_FUTURE_WRITE fail with EBUSY while the file has a
+ * shared mapping that could be made writable: ours counts (a map through
+ * an O_RDWR descriptor has VM_MAYWRITE even when read-only). Let it go.
+ */
+void files_retire_all(const char *reason)
+{
+	files_lock();
+	for (struct file *f = table; f; f = f->hh.next)
+		if (f->map)
+			file_retire(f, reason);
+	files_unlock();
+}
+
+void files_before_seal(struct ofd *o, long seals)
+{
+	struct file *f = o->file;
+	if (!f || !(seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)))
+		return;
+	files_lock();
+	if (o->file == f && f->map)
+		file_retire(f, "sealed against writes");
 	files_unlock();
 }
 

@@ -17,6 +17,7 @@ __attribute__((constructor)) static void shim_init(void)
 	if (ps > 0)
 		shim_pagesize = (size_t)ps;
 	config_load();
+	limits_read();
 	fdtable_init();
 	if (cfg.mode != MODE_NEVER) {
 		coherence_init();

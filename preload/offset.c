@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <stdarg.h>
 #include <unistd.h>
 #include "shim.h"
 
@@ -131,6 +132,26 @@ void kernel_offset_leave(struct ofd *o)
 	atomic_fetch_sub(&o->kernel_users, 1);
 }
 
+/*
+ * A description starts without a shadow offset, even on a mapped file: it
+ * takes one from the kernel (one lseek) just before the map serves its
+ * first read() or write(). Until then the kernel's offset is the only one,
+ * so a program that moves it with raw system calls (syscall(SYS_read),
+ * which no preload sees) finds lseek() and everything else in step.
+ * Returns whether o shadows its offset now.
+ */
+bool offset_take(struct ofd *o, int fd)
+{
+	struct file *f = o->file;
+	if (atomic_load_explicit(&o->shadow, memory_order_relaxed))
+		return true;
+	if (!f || atomic_load_explicit(&f->state, memory_order_acquire) != FILE_MAPPED ||
+	    atomic_load(&o->noshadow) || atomic_load(&o->pending) || (o->flags & O_DIRECT))
+		return false;
+	offset_adopt(o, fd);
+	return atomic_load(&o->shadow);
+}
+
 void offset_adopt(struct ofd *o, int fd)
 {
 	int e = errno;
@@ -149,4 +170,32 @@ void offset_adopt(struct ofd *o, int fd)
 	}
 	files_unlock();
 	errno = e;
+}
+
+/*
+ * Other calls that read the kernel's offset of a description. lockf()
+ * locks from the current offset (glibc calls its own fcntl, which no
+ * preload sees); ioctl(FIONREAD) on a regular file answers size - offset.
+ * Any ioctl on a tracked description gets the offset synced first: it is a
+ * no-op unless the shadow moved, and ioctls on files are rare.
+ */
+EXPORT int lockf(int fd, int cmd, off_t len)
+{
+	struct ofd *o = fd_get(fd);
+	if (o)
+		offset_sync(o, fd);
+	return REAL(lockf)(fd, cmd, len);
+}
+EXPORT int lockf64(int fd, int cmd, off_t len) __attribute__((alias("lockf")));
+
+EXPORT int ioctl(int fd, unsigned long req, ...)
+{
+	va_list ap;
+	va_start(ap, req);
+	void *arg = va_arg(ap, void *); /* one pointer-sized argument, per the ABI */
+	va_end(ap);
+	struct ofd *o = fd_get(fd);
+	if (o)
+		offset_sync(o, fd);
+	return REAL(ioctl)(fd, req, arg);
 }

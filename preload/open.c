@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <string.h>
 #include <unistd.h>
 #include "shim.h"
 
@@ -25,6 +26,18 @@ static void drop_stale(int fd)
 {
 	if (fd_get(fd))
 		files_forget(fd);
+}
+
+/*
+ * /proc/<pid>/fdinfo/N shows the kernel's offset: bring every shadowed one
+ * in line before a program opens it (a path relative to a directory
+ * descriptor of /proc is not recognised: see README, offsets).
+ */
+static void before_open(const char *path)
+{
+	if (path && path[0] == '/' && path[1] == 'p' && !strncmp(path, "/proc/", 6) &&
+	    strstr(path, "/fdinfo") && fd_highwater() >= 0)
+		offset_sync_all(false);
 }
 
 static int track_open(int fd, const char *path, int flags)
@@ -54,6 +67,7 @@ EXPORT int open(const char *path, int flags, ...)
 		mode = va_arg(ap, mode_t);
 		va_end(ap);
 	}
+	before_open(path);
 	return track_open(REAL(open)(path, flags, mode), path, flags);
 }
 EXPORT int open64(const char *path, int flags, ...) __attribute__((alias("open")));
@@ -67,6 +81,7 @@ EXPORT int openat(int dirfd, const char *path, int flags, ...)
 		mode = va_arg(ap, mode_t);
 		va_end(ap);
 	}
+	before_open(path);
 	return track_open(REAL(openat)(dirfd, path, flags, mode), path, flags);
 }
 EXPORT int openat64(int dirfd, const char *path, int flags, ...) __attribute__((alias("openat")));
@@ -209,6 +224,18 @@ EXPORT int fcntl(int fd, int cmd, ...)
 		return track_dup(fd, REAL(fcntl)(fd, cmd, arg));
 	case F_SETFL:
 		return setfl(o, fd, (long)arg);
+	case F_GETLK:
+	case F_SETLK:
+	case F_SETLKW:
+	case F_OFD_GETLK:
+	case F_OFD_SETLK:
+	case F_OFD_SETLKW:
+		/* A lock's l_whence may be SEEK_CUR: the kernel's offset. */
+		offset_sync(o, fd);
+		return REAL(fcntl)(fd, cmd, arg);
+	case F_ADD_SEALS:
+		files_before_seal(o, (long)arg);
+		return REAL(fcntl)(fd, cmd, arg);
 	default:
 		return REAL(fcntl)(fd, cmd, arg);
 	}

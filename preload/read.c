@@ -179,8 +179,9 @@ static void settle(struct ofd *o, int64_t old, int64_t claimed, ssize_t n)
 }
 
 /*
- * read() on a description whose offset the kernel owns. If its file has
- * been mapped since (auto mode), it takes a shadow offset for next time.
+ * read() on a description whose offset the kernel owns. If its file is
+ * mapped, the description takes a shadow offset first (offset_take) and
+ * the map serves it.
  */
 static ssize_t shim_read(struct ofd *o, int fd, void *buf, size_t len);
 
@@ -194,7 +195,7 @@ static ssize_t kernel_read(struct ofd *o, int fd, void *buf, size_t len)
 		count_pass(o);
 		return REAL(read)(fd, buf, len);
 	}
-	if (!kernel_offset_enter(o))
+	if (offset_take(o, fd) || !kernel_offset_enter(o))
 		return shim_read(o, fd, buf, len); /* it shadows its offset now */
 	count_pass(o);
 	pattern_before(o, fd, -1, kernel_offset(o), len);
@@ -204,13 +205,6 @@ static ssize_t kernel_read(struct ofd *o, int fd, void *buf, size_t len)
 		end = atomic_fetch_add(&o->off, n) + n; /* the kernel's offset, mirrored */
 	kernel_offset_leave(o);
 	pattern_observe(o, fd, len, n, end);
-	if (n > 0) {
-		int e = errno;
-		struct file *f = o->file;
-		if (f && atomic_load(&f->state) == FILE_MAPPED && !atomic_load(&o->noshadow))
-			pattern_adopt_offset(o, fd);
-		errno = e;
-	}
 	return n;
 }
 
@@ -296,6 +290,7 @@ EXPORT ssize_t read(int fd, void *buf, size_t len)
 	struct ofd *o = fd_get(fd);
 	if (likely(!o))
 		return REAL(read)(fd, buf, len);
+	cancel_point();
 	ssize_t n;
 	return likely(read_fast(o, fd, buf, len, &n)) ? n : shim_read(o, fd, buf, len);
 }
@@ -319,6 +314,7 @@ EXPORT ssize_t pread(int fd, void *buf, size_t len, off_t off)
 	struct ofd *o = fd_get(fd);
 	if (likely(!o))
 		return REAL(pread)(fd, buf, len, off);
+	cancel_point();
 	ssize_t n = pread_fast(o, buf, len, off);
 	return likely(n >= 0) ? n : pread_slow(o, fd, buf, len, off);
 }
@@ -350,7 +346,7 @@ static ssize_t kernel_preadv(struct ofd *o, int fd, const struct iovec *iov, int
 
 static ssize_t shim_readv(struct ofd *o, int fd, const struct iovec *iov, int cnt)
 {
-	if (!atomic_load_explicit(&o->shadow, memory_order_relaxed) && kernel_offset_enter(o)) {
+	if (!offset_take(o, fd) && kernel_offset_enter(o)) {
 		count_pass(o);
 		struct iovec v[SHIM_IOV_MAX];
 		size_t total = 0;
@@ -395,6 +391,7 @@ EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
 	struct ofd *o = fd_get(fd);
 	if (likely(!o))
 		return REAL(readv)(fd, iov, cnt);
+	cancel_point();
 	return shim_readv(o, fd, iov, cnt);
 }
 
@@ -403,6 +400,7 @@ EXPORT ssize_t preadv(int fd, const struct iovec *iov, int cnt, off_t off)
 	struct ofd *o = fd_get(fd);
 	if (likely(!o))
 		return REAL(preadv)(fd, iov, cnt, off);
+	cancel_point();
 	ssize_t n = map_preadv(o, fd, iov, cnt, off, off);
 	if (n >= 0)
 		return n;
@@ -416,6 +414,7 @@ EXPORT ssize_t preadv2(int fd, const struct iovec *iov, int cnt, off_t off, int 
 	struct ofd *o = fd_get(fd);
 	if (likely(!o))
 		return REAL(preadv2)(fd, iov, cnt, off, flags);
+	cancel_point();
 	if (flags == 0 && off == -1)
 		return shim_readv(o, fd, iov, cnt);
 	if (flags == 0) {

@@ -28,7 +28,8 @@ static const struct entry entries[] = {
 	E2(fcntl, "fcntl64", "fcntl"), E(fork), E(vfork), E(execve), E(execv), E(execvp),
 	E(execvpe), E(fexecve), E(execveat), E(posix_spawn), E(posix_spawnp), E(system),
 	E(popen), E(fdopen), E(sendfile), E(splice), E(copy_file_range), E(sigaction),
-	E(posix_fadvise),
+	E(posix_fadvise), E(lockf), E(ioctl), E(setrlimit), E(setrlimit64), E(prlimit), E(prlimit64), E(mlockall), E(munlockall),
+	E(pthread_cancel),
 	/* read and open last: the checks in REAL() look at the first member used */
 	E(read), E(open),
 };

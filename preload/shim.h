@@ -107,6 +107,15 @@ struct real_fns {
 	ssize_t (*copy_file_range)(int, off_t *, int, off_t *, size_t, unsigned);
 	int (*sigaction)(int, const void *, void *);
 	int (*posix_fadvise)(int, off_t, off_t, int);
+	int (*lockf)(int, int, off_t);
+	int (*ioctl)(int, unsigned long, ...);
+	int (*setrlimit)(int, const void *);
+	int (*setrlimit64)(int, const void *);
+	int (*prlimit)(pid_t, int, const void *, void *);
+	int (*prlimit64)(pid_t, int, const void *, void *);
+	int (*mlockall)(int);
+	int (*munlockall)(void);
+	int (*pthread_cancel)(pthread_t);
 };
 extern struct real_fns real;
 void shim_resolve(void);
@@ -345,6 +354,10 @@ void files_follow(struct ofd *o, int fd);
 void files_follow_stat(const struct stat *st);
 void files_follow_other(struct file *f, int fd);
 void files_fold_all(void (*fn)(struct file *)); /* for stats, under the files lock */
+/* Every map goes and its file to the kernel, for good (mlockall). */
+void files_retire_all(const char *reason);
+/* F_ADD_SEALS is coming: a writable map would make F_SEAL_WRITE fail (EBUSY). */
+void files_before_seal(struct ofd *o, long seals);
 /* The map of o's file lets go of its pages in [off, off + len) (cache.c). */
 void files_drop_pages(struct ofd *o, uint64_t off, uint64_t len);
 const char *file_decision(const struct file *f); /* "map" or "kernel" */
@@ -360,6 +373,17 @@ bool never_path(const char *path);
 int residency_cached(int fd, uint64_t off, uint64_t len); /* 1 yes, 0 no, -1 cannot tell */
 int residency_percent(int fd, uint64_t size);		   /* of the file; -1 cannot tell */
 uint64_t residency_majflt(void);			   /* this thread's major faults */
+
+/* ---- limits.c: resource limits the shim's work and its own use honour ---- */
+extern _Atomic uint64_t limit_fsize;  /* RLIMIT_FSIZE, UINT64_MAX: none */
+extern _Atomic bool limit_no_maps;    /* mlockall(MCL_FUTURE) holds */
+void limits_read(void);
+uint64_t limits_reserve(int fd); /* a map's reservation; UINT64_MAX: do not map */
+/* May a write of len bytes at off go into the map, as far as RLIMIT_FSIZE goes? */
+static inline bool limits_write_ok(uint64_t off, size_t len)
+{
+	return off + len <= atomic_load_explicit(&limit_fsize, memory_order_relaxed);
+}
 
 /* ---- memory.c ---- */
 uint64_t memory_room(void); /* bytes of page cache this process can keep (UINT64_MAX: no bound) */
@@ -380,6 +404,7 @@ off_t shim_lseek(struct ofd *o, int fd, off_t off, int whence);
 bool kernel_offset_enter(struct ofd *o);
 void kernel_offset_leave(struct ofd *o);
 void offset_adopt(struct ofd *o, int fd);
+bool offset_take(struct ofd *o, int fd); /* before the map serves o's first read()/write() */
 
 /* ---- write.c: size changes through the kernel exclude map writes ---- */
 struct file *resize_begin(struct ofd *o);
@@ -421,8 +446,6 @@ void pattern_before(struct ofd *o, int fd, int64_t off, int64_t at, size_t len);
  * returned n, ending at file offset end (-1: unknown).
  */
 void pattern_observe(struct ofd *o, int fd, size_t len, ssize_t n, int64_t end);
-/* The file is mapped but o does not shadow its offset yet: start if it can. */
-#define pattern_adopt_offset offset_adopt
 
 /* ---- read.c / write.c helpers ---- */
 /*
@@ -488,6 +511,19 @@ static inline uint64_t shim_now_ns(void)
 }
 extern size_t shim_pagesize;
 #define PAGE ((uint64_t)shim_pagesize)
+
+/*
+ * signals.c: cancellation. read, pread, write, fsync and their relatives
+ * are cancellation points; a call the map serves makes no system call, so
+ * it acts on a pending cancellation itself. Nothing to do until the program
+ * has called pthread_cancel (interposed): one load on tracked calls.
+ */
+extern _Atomic bool cancel_seen;
+static inline void cancel_point(void)
+{
+	if (unlikely(atomic_load_explicit(&cancel_seen, memory_order_relaxed)))
+		pthread_testcancel();
+}
 
 /* Set while the shim runs its own slow paths: nested interposed calls pass through. */
 extern TLS int shim_busy;

@@ -119,3 +119,13 @@ EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old)
 		real_fn = (int (*)(int, const sigset_t *, sigset_t *))dlsym_next("sigprocmask");
 	return change_mask(real_fn, how, set, old);
 }
+
+/* ---- cancellation (shim.h, cancel_point) ---- */
+
+_Atomic bool cancel_seen;
+
+EXPORT int pthread_cancel(pthread_t t)
+{
+	atomic_store(&cancel_seen, true); /* before: the target may check now */
+	return REAL(pthread_cancel)(t);
+}

@@ -116,6 +116,8 @@ static ssize_t map_pwrite(struct ofd *o, int fd, const void *buf, size_t len, of
 	uint64_t size = mmapio_size(m);
 	if ((uint64_t)off > size || len > size - (uint64_t)off)
 		return -1; /* extends the file: not a sample of the map's writes */
+	if (!limits_write_ok((uint64_t)off, len))
+		return -1; /* the kernel's EFBIG, SIGXFSZ or short write */
 	struct sample s;
 	ssize_t n = -1;
 	if (sample_served_begin(o, fd, call_off, off, len, &s))
@@ -134,7 +136,8 @@ static ssize_t map_pwritev(struct ofd *o, int fd, const struct iovec *iov, int c
 	    total > 0x7ffff000UL)
 		return -1;
 	uint64_t size = mmapio_size(m);
-	if ((uint64_t)off > size || total > size - (uint64_t)off)
+	if ((uint64_t)off > size || total > size - (uint64_t)off ||
+	    !limits_write_ok((uint64_t)off, total))
 		return -1;
 	struct sample s;
 	bool ok = sample_served_begin(o, fd, call_off, off, total, &s);
@@ -180,9 +183,8 @@ static ssize_t kernel_pwrite(struct ofd *o, int fd, const void *buf, size_t len,
 }
 
 /*
- * write()/writev() through the kernel on a description whose offset the
- * kernel owns (not shadowed). If its file has been mapped since (auto
- * mode), the description takes a shadow offset for next time.
+ * write()/writev() through the kernel: on a description whose offset the
+ * kernel owns (its file is not mapped), or one the shim will not serve.
  */
 static ssize_t kernel_write(struct ofd *o, int fd, const void *buf, const struct iovec *iov,
 			    int cnt, size_t len)
@@ -202,10 +204,6 @@ static ssize_t kernel_write(struct ofd *o, int fd, const void *buf, const struct
 		kernel_offset_leave(o);
 	after_kernel_write(o, fd, n, -1);
 	pattern_observe(o, fd, len, n, -1);
-	struct file *f = o->file;
-	if (n > 0 && !atomic_load(&o->shadow) && !atomic_load(&o->noshadow) && f &&
-	    atomic_load(&f->state) == FILE_MAPPED)
-		pattern_adopt_offset(o, fd);
 	errno = e;
 	return n;
 }
@@ -223,7 +221,7 @@ static ssize_t kernel_write(struct ofd *o, int fd, const void *buf, const struct
 static ssize_t shim_write(struct ofd *o, int fd, const void *buf, const struct iovec *iov,
 			  int cnt, size_t len)
 {
-	if (!atomic_load_explicit(&o->shadow, memory_order_relaxed) || len > 0x7ffff000UL)
+	if (!offset_take(o, fd) || len > 0x7ffff000UL)
 		return kernel_write(o, fd, buf, iov, cnt, len);
 	int64_t old = atomic_load_explicit(&o->off, memory_order_relaxed);
 	do {
@@ -256,6 +254,7 @@ EXPORT ssize_t write(int fd, const void *buf, size_t len)
 	struct ofd *o = fd_get(fd);
 	if (likely(!o))
 		return REAL(write)(fd, buf, len);
+	cancel_point();
 	return shim_write(o, fd, buf, NULL, 0, len);
 }
 
@@ -264,6 +263,7 @@ EXPORT ssize_t pwrite(int fd, const void *buf, size_t len, off_t off)
 	struct ofd *o = fd_get(fd);
 	if (likely(!o))
 		return REAL(pwrite)(fd, buf, len, off);
+	cancel_point();
 	ssize_t n = map_pwrite(o, fd, buf, len, off, off);
 	return n >= 0 ? n : kernel_pwrite(o, fd, buf, len, off);
 }
@@ -275,6 +275,7 @@ EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
 	struct ofd *o = fd_get(fd);
 	if (likely(!o))
 		return REAL(writev)(fd, iov, cnt);
+	cancel_point();
 	struct iovec v[SHIM_IOV_MAX];
 	size_t total;
 	if (!iov_load(iov, cnt, v, &total))
@@ -306,6 +307,7 @@ EXPORT ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
 	struct ofd *o = fd_get(fd);
 	if (likely(!o))
 		return REAL(pwritev)(fd, iov, cnt, off);
+	cancel_point();
 	ssize_t n = map_pwritev(o, fd, iov, cnt, off, off);
 	return n >= 0 ? n : kernel_pwritev(o, fd, iov, cnt, off, 0);
 }
@@ -317,6 +319,7 @@ EXPORT ssize_t pwritev2(int fd, const struct iovec *iov, int cnt, off_t off, int
 	struct ofd *o = fd_get(fd);
 	if (likely(!o))
 		return REAL(pwritev2)(fd, iov, cnt, off, flags);
+	cancel_point();
 	if (flags == 0 && off == -1) {
 		struct iovec v[SHIM_IOV_MAX];
 		size_t total;
@@ -402,6 +405,7 @@ static int shim_sync(int fd, bool data)
 	struct file *f = o ? o->file : NULL;
 	if (f && cfg.fsync_range && atomic_load(&f->state) == FILE_MAPPED && f->writable &&
 	    !atomic_load(&f->kdirty)) {
+		cancel_point();
 		if (mmapio_flush(f->map) == 0 && mmapio_flush_error(f->map) == 0) {
 			count_served(o, 0);
 			return 0;

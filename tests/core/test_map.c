@@ -473,6 +473,19 @@ static void test_efbig_beyond_reservation(void **state)
 	T_EQ(mmapio_read(m, (off_t)R, &w, 1), -EFBIG);
 	T_EQ(mmapio_read(m, (off_t)(R + tu_ps), &w, 1), -EFBIG);
 	T_EQ(mmapio_write(m, (off_t)(R + tu_ps), &v, 1), -EFBIG);
+	/* A range that starts inside and reaches past the reservation is not
+	 * answered short (that reads as the end of the file): -EFBIG. */
+	uint8_t b[3 * 4096];
+	T_EQ(mmapio_read(m, (off_t)(R - 8), b, 16), -EFBIG);
+	T_EQ(mmapio_read(m, (off_t)(R - tu_ps), b, sizeof b), -EFBIG);
+	T_EQ(mmapio_write(m, (off_t)(R - 8), b, 16), -EFBIG);
+	void *p;
+	T_EQ(mmapio_view(m, (off_t)(R - 8), 16, &p), -EFBIG);
+	T_EQ(mmapio_read(m, (off_t)(R - 16), b, 16), 16); /* up to its end: fine */
+	/* Not past the file's end either: a short read at the end stays short. */
+	assert_int_equal(ftruncate(fd, (off_t)R - 100), 0);
+	T_OK(mmapio_refresh(m));
+	T_EQ(mmapio_read(m, (off_t)(R - 200), b, sizeof b), 100);
 	close(fd);
 	T_OK(mmapio_close(m));
 }
