@@ -32,6 +32,7 @@ static const struct shim_config defaults = {
 	.flush_ms = 0,
 	.hugepages = false,
 	.netfs = false,
+	.tmpfs = false,
 	.log_level = LOG_WARN,
 	.reserve = 0,
 	.small_read = UINT64_MAX, /* every read counts as small: see policy.c */
@@ -221,6 +222,7 @@ void config_load(void)
 	word("MMAPIO_HUGEPAGES", huge, &w, 0);
 	c.hugepages = w == 1;
 	boolean("MMAPIO_NETFS", &c.netfs, false);
+	boolean("MMAPIO_TMPFS", &c.tmpfs, false);
 	c.stats = path("MMAPIO_STATS");
 	c.log_file = path("MMAPIO_LOG_FILE");
 	size("MMAPIO_RESERVE", &c.reserve, 0);

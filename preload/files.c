@@ -29,6 +29,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include "shim.h"
 
 #define CLEAN_NEED_MAX 32 /* windows without misses before a map is tried again, at most */
@@ -207,7 +208,19 @@ static mmapio_map *map_of_fd(struct file *f, int fd, int flags)
 			 atomic_load(&limit_no_maps) ? "mlockall(MCL_FUTURE)" : "RLIMIT_AS leaves no room");
 		return NULL;
 	}
-	int wfd = rw_fd(f, fd, flags);
+	/*
+	 * Where a file system block is smaller than a page (ext4 -b 1024), a
+	 * store through the map into a hole allocates every block of the page
+	 * (page_mkwrite), where write(2) allocates the blocks it writes:
+	 * st_blocks, SEEK_HOLE and running out of space would differ. Such
+	 * files are mapped for reads only; writes go to the kernel.
+	 */
+	struct statfs sf;
+	bool small_blocks = fstatfs(fd, &sf) == 0 && (uint64_t)sf.f_bsize < PAGE;
+	int wfd = small_blocks ? -1 : rw_fd(f, fd, flags);
+	if (small_blocks && (flags & O_ACCMODE) == O_RDWR)
+		shim_log(LOG_INFO, "%s: writes to the kernel: %ld-byte blocks, smaller than a page",
+			 f->path, (long)sf.f_bsize);
 	if (wfd >= 0)
 		fd = wfd;
 	o.flags = MMAPIO_F_BORROW_FD | MMAPIO_F_DEFER_UNMAP;

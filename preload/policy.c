@@ -39,11 +39,22 @@
 #include "shim.h"
 
 /*
- * tmpfs allocates a page for a read fault on a hole, where read(2) would
- * return zeros without allocating: reading a sparse tmpfs file through a
- * map can fill the file system (ENOSPC for others) or memory.
+ * File systems in memory (tmpfs and shmem, memfd's too; hugetlbfs) allocate
+ * a page for a read fault on a hole, where read(2) returns zeros without
+ * allocating: reading a sparse file through a map fills memory and the
+ * file system (st_blocks grows; another writer gets ENOSPC). A hole the
+ * program made is seen (sparse files are never mapped, and one that turns
+ * sparse through the shim goes back to the kernel), but not one punched by
+ * another program (fallocate -p), which the next read through the map
+ * would fill: so they are mapped only with MMAPIO_TMPFS=1.
  */
 #define TMPFS_MAGIC 0x01021994
+#define HUGETLBFS_MAGIC 0x958458f6
+
+static bool is_memfs(long magic)
+{
+	return (unsigned long)magic == TMPFS_MAGIC || (unsigned long)magic == HUGETLBFS_MAGIC;
+}
 
 /* statfs magics of file systems where a map is not the page cache we know. */
 static bool is_netfs(long magic)
@@ -108,7 +119,9 @@ struct decision policy_decide(const struct shim_config *c, const struct file_fac
 		return verdict(V_KERNEL, "network file system (MMAPIO_NETFS=0)");
 	if (!f->selected)
 		return verdict(V_KERNEL, f->unselected_why);
-	if (f->sparse && (unsigned long)f->fs_magic == TMPFS_MAGIC)
+	if (is_memfs(f->fs_magic) && !c->tmpfs)
+		return verdict(V_KERNEL, "file system in memory (MMAPIO_TMPFS=0)");
+	if (f->sparse && is_memfs(f->fs_magic))
 		return verdict(V_KERNEL, "sparse file on tmpfs");
 	if (c->mode == MODE_NEVER)
 		return verdict(V_KERNEL, "MMAPIO_MODE=never");

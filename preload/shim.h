@@ -138,6 +138,7 @@ struct shim_config {
 	uint64_t flush_ms;	   /* MMAPIO_FLUSH_INTERVAL, 0 = off */
 	bool hugepages;		   /* MMAPIO_HUGEPAGES=auto */
 	bool netfs;		   /* MMAPIO_NETFS */
+	bool tmpfs;		   /* MMAPIO_TMPFS: file systems in memory may be mapped */
 	char *stats;		   /* MMAPIO_STATS: NULL, "stderr" or a path */
 	int log_level;		   /* MMAPIO_LOG: 0 error .. 3 debug */
 	char *log_file;		   /* MMAPIO_LOG_FILE */

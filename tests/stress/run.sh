@@ -69,8 +69,9 @@ want() { [ -z "$ONLY" ] || [[ "$1" =~ $ONLY ]]; }
 
 # shim CMD...: run under the shim, stats appended to $STATS.
 STATS=$TMP/stats.jsonl
+# SHIM_TMPFS=1: map files on tmpfs too (the cases that test the map there).
 shim() { timeout -k 5 "$TO" env LD_PRELOAD="$LIB" MMAPIO_MODE=always MMAPIO_WRITES=map \
-	MMAPIO_STATS="$STATS" "$@"; }
+	MMAPIO_TMPFS="${SHIM_TMPFS:-0}" MMAPIO_STATS="$STATS" "$@"; }
 base() { timeout -k 5 "$TO" "$@"; }
 # Totals of one field over every process line of the stats file.
 stat_sum() { sed -n "s/^{[^[]*\"$1\":\([0-9]*\).*/\1/p" "$STATS" 2>/dev/null |
@@ -159,7 +160,7 @@ if want fsx-race-baseline; then
 fi
 if want fsx-tmpfs; then
 	if mount_tmpfs "$TMP/fsx-tmpfs-mnt" 64m; then
-		FSX_DIR=$TMP/fsx-tmpfs-mnt fsx_case fsx-tmpfs-seed5 5 -A
+		SHIM_TMPFS=1 FSX_DIR=$TMP/fsx-tmpfs-mnt fsx_case fsx-tmpfs-seed5 5 -A
 		unmount "$TMP/fsx-tmpfs-mnt"
 	else
 		skip fsx-tmpfs "cannot mount a tmpfs (not root?)"
@@ -212,7 +213,7 @@ if want faults-enospc; then
 		base "$P/enospc" "$d/mnt" "$d/base.img" >"$d/base.out" 2>&1; rb=$?
 		base cmp -s "$d/mnt/sparse.dat" "$d/base.img"; cb=$?
 		unmount "$d/mnt"; mount_tmpfs "$d/mnt" 1m; reset_stats
-		shim "$P/enospc" "$d/mnt" "$d/shim.img" >"$d/shim.out" 2>&1; rc=$?
+		SHIM_TMPFS=1 shim "$P/enospc" "$d/mnt" "$d/shim.img" >"$d/shim.out" 2>&1; rc=$?
 		base cmp -s "$d/mnt/sparse.dat" "$d/shim.img"; cs=$?
 		unmount "$d/mnt"
 		if [ $rb != 0 ] || [ $cb != 0 ] || ! grep -q ENOSPC "$d/base.out"; then
@@ -255,12 +256,13 @@ if want faults-kill9-baseline; then
 fi
 
 # An ext4 on a loop device backed by a file on a small tmpfs.
-loopfs_up() { # DIR -> sets LOOPMNT LOOPBACK LOOPDEV
+loopfs_up() { # DIR [MKFS_OPTION...] -> sets LOOPMNT LOOPBACK LOOPDEV
 	LOOPBACK=$1/back LOOPMNT=$1/mnt
+	shift
 	mkdir -p "$LOOPBACK" "$LOOPMNT"
 	command -v losetup >/dev/null && command -v mkfs.ext4 >/dev/null || return 1
 	mount_tmpfs "$LOOPBACK" 24m || return 1
-	truncate -s 64M "$LOOPBACK/img" && mkfs.ext4 -q -F "$LOOPBACK/img" >/dev/null 2>&1 || return 1
+	truncate -s 64M "$LOOPBACK/img" && mkfs.ext4 -q -F "$@" "$LOOPBACK/img" >/dev/null 2>&1 || return 1
 	LOOPDEV=$(losetup -f --show "$LOOPBACK/img" 2>/dev/null) || return 1
 	LOOPS+=("$LOOPDEV")
 	mount -o errors=continue "$LOOPDEV" "$LOOPMNT" 2>/dev/null || return 1
@@ -297,6 +299,33 @@ eio_case() { # NAME SUBCOMMAND [known]
 	fi
 }
 eio_case faults-eio-writeback writeback
+
+# Writes into holes on ext4 with 1 KiB blocks (smaller than a page): the
+# blocks allocated, the hole layout and what fits near a full disk.
+if want subpage-blocks; then
+	d=$TMP/subpage
+	for m in base shim; do
+		if ! loopfs_up "$d/$m" -b 1024; then
+			loopfs_down 2>/dev/null
+			skip subpage-blocks "no loop device / mkfs.ext4 / tmpfs here"
+			break
+		fi
+		reset_stats
+		$m "$P/subpage" "$LOOPMNT" >"$d/$m.out" 2>&1
+		echo "exit $?" >>"$d/$m.out"
+		[ $m = shim ] && served=$(stat_sum served_calls)
+		loopfs_down
+	done
+	if [ -f "$d/shim.out" ]; then
+		if ! cmp -s "$d/base.out" "$d/shim.out"; then
+			fail subpage-blocks "differs from the kernel: $(diff "$d/base.out" "$d/shim.out" | grep '^[<>]' | head -2 | tr '\n' ' ')"
+		elif [ "${served:-0}" -le 0 ]; then
+			fail subpage-blocks "identical, but nothing was served from the map"
+		else
+			ok "subpage-blocks ($(grep -c pwrite "$d/base.out") writes, allocation as the kernel's; $served reads served)"
+		fi
+	fi
+fi
 # Reproducer: after an ext4 shutdown the shim keeps serving the page cache.
 eio_case bug-eio-after-shutdown shutdown known
 
@@ -450,7 +479,9 @@ load_case smallfiles-auto "open-read-close rounds" smallfiles "$SMALL_ROUNDS" MM
 # (handle_segv=0 ...): at its initialization it calls sigaction, which is
 # the shim's (instrumented) interposer, before TSan can run instrumented
 # code: a crash in __tsan_func_entry. With those handlers off, the shim's
-# fault handler is the one installed, as in production.
+# fault handler is the one installed, as in production. For the same
+# reason TSan must not turn core dumps off (disable_coredump=0): it would
+# call setrlimit, which the shim interposes (limits.c).
 TSAN_DIR=${BUILD}-tsan
 tsan_build() {
 	local tsan_lib
@@ -481,7 +512,7 @@ if want load-tsan; then
 	elif ! tsan_build >"$d.build" 2>&1; then
 		skip load-tsan "cannot build the TSan shim: $(tail -1 "$d.build")"
 	else
-		export TSAN_OPTIONS="handle_segv=0:handle_sigbus=0:handle_abort=0:handle_sigill=0:handle_sigfpe=0:handle_sigtrap=0:exitcode=66:report_signal_unsafe=0"
+		export TSAN_OPTIONS="handle_segv=0:handle_sigbus=0:handle_abort=0:handle_sigill=0:handle_sigfpe=0:handle_sigtrap=0:disable_coredump=0:exitcode=66:report_signal_unsafe=0"
 		TPRE="$(gcc -print-file-name=libtsan.so) $TSAN_DIR/libmmapio_preload.so"
 		tsan_ops=$((LOAD_OPS / 2)); [ $LONG = 1 ] && tsan_ops=$LOAD_OPS
 		reset_stats
@@ -548,7 +579,11 @@ bug_case bug-rdonly-rebind bug_rdonly_rebind
 bug_case bug-hugelen-efault bug_hugelen_efault
 bug_case bug-raw-close-stale-fd bug_raw_close_stale_fd
 bug_case bug-foreign-resize bug_foreign_resize
-bug_case bug-tmpfs-hole-read bug_tmpfs_hole_read tmpfs
+SHIM_TMPFS=1 bug_case bug-tmpfs-hole-read bug_tmpfs_hole_read tmpfs
+# Not fixable while tmpfs is mapped (README: MMAPIO_TMPFS): the default
+# hands tmpfs files to the kernel; with MMAPIO_TMPFS=1 it is a named limit.
+bug_case bug-tmpfs-foreign-punch bug_tmpfs_foreign_punch tmpfs
+SHIM_TMPFS=1 bug_case bug-tmpfs-foreign-punch-optin bug_tmpfs_foreign_punch tmpfs known
 
 echo "$pass passed, $failn failed, $skipn skipped"
 [ "$failn" -eq 0 ]

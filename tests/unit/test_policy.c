@@ -17,6 +17,8 @@
 #define NFS 0x6969L
 #define FUSE 0x65735546L
 #define PROC 0x9FA0L
+#define TMPFS 0x01021994L
+#define HUGETLBFS 0x958458f6L
 
 static struct shim_config base(int mode)
 {
@@ -186,6 +188,28 @@ static void test_advice(void **state)
 	assert_int_equal(policy_decide(&c, &f).advice, MMAPIO_ADV_RANDOM);
 }
 
+/* File systems in memory are mapped only with MMAPIO_TMPFS=1, never sparse. */
+static void test_memfs(void **state)
+{
+	(void)state;
+	const long fss[] = { TMPFS, HUGETLBFS };
+	for (int i = 0; i < 2; i++) {
+		for (int mode = MODE_ALWAYS; mode <= MODE_AUTO; mode++) {
+			struct shim_config c = base(mode);
+			struct file_facts f = W(.fs_magic = fss[i]);
+			struct decision d = policy_decide(&c, &f);
+			assert_int_equal(d.v, V_KERNEL);
+			assert_non_null(strstr(d.reason, "MMAPIO_TMPFS"));
+			c.tmpfs = true;
+			assert_int_equal(policy_decide(&c, &f).v, V_MAP);
+			f.sparse = true;
+			d = policy_decide(&c, &f);
+			assert_int_equal(d.v, V_KERNEL);
+			assert_non_null(strstr(d.reason, "sparse"));
+		}
+	}
+}
+
 /* Sanity of the live thread count the shim feeds in. */
 static void test_threads(void **state)
 {
@@ -201,6 +225,7 @@ int main(void)
 		cmocka_unit_test(test_pure),
 		cmocka_unit_test(test_default_maps_after_window),
 		cmocka_unit_test(test_advice),
+		cmocka_unit_test(test_memfs),
 		cmocka_unit_test(test_threads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
