@@ -153,8 +153,11 @@ test-asan: setup
 	tests/run-all.sh build-asan --core-only
 	# The shim built with ASan+UBSan, preloaded after the ASan runtime, under
 	# the differential programs (real programs are left out: ASan also
-	# judges their own allocations).
-	ASAN_OPTIONS=handle_segv=0:handle_sigbus=0:detect_leaks=0 \
+	# judges their own allocations). disable_coredump=0: ASan would call
+	# setrlimit at its start, which the shim interposes (preload/limits.c)
+	# before its constructor has run (the program crashes), as for TSan in
+	# tests/stress/run.sh.
+	ASAN_OPTIONS=handle_segv=0:handle_sigbus=0:detect_leaks=0:disable_coredump=0 \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	PRELOAD_TEST_ONLY='^prog_' \
 	PRELOAD_TEST_PRELOAD="$$($(CC) -print-file-name=libasan.so) $(abspath build-asan)/libmmapio_preload.so" \
