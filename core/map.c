@@ -182,6 +182,9 @@ static int valid_opts(int mode, const struct mmapio_opts *o)
 		return 0;
 	if (o->flush_policy < MMAPIO_FLUSH_MANUAL || o->flush_policy > MMAPIO_FLUSH_INTERVAL)
 		return 0;
+	for (size_t i = 0; i < sizeof o->reserved / sizeof o->reserved[0]; i++)
+		if (o->reserved[i]) /* a later version's field: not understood here */
+			return 0;
 	return 1;
 }
 
@@ -413,6 +416,12 @@ void mmapio_get_stats(const mmapio_map *m, struct mmapio_stats *st)
 	st->flushed_bytes = atomic_load(&w->st.flushed_bytes);
 	st->flush_errors = atomic_load(&w->st.flush_errors);
 	st->remaps = atomic_load(&w->st.remaps);
+	memset(st->reserved, 0, sizeof st->reserved);
+}
+
+int mmapio_version(void)
+{
+	return MMAPIO_VERSION_NUMBER;
 }
 
 const char *mmapio_strerror(int err)

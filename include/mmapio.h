@@ -9,6 +9,33 @@
  *   - "MT-safe" means the call may run concurrently with any other MT-safe
  *     call on the same map. mmapio_close() is never concurrent with anything
  *     else on the same map.
+ *   - Structures the caller fills or receives (struct mmapio_opts, struct
+ *     mmapio_stats) end in reserved words. Zero-fill them (= {0}): a
+ *     non-zero reserved word of mmapio_opts is -EINVAL, so that a later
+ *     version can give it a meaning; mmapio_get_stats() zeroes the ones of
+ *     mmapio_stats.
+ *
+ * Signals: the library installs one process-wide SIGBUS and SIGSEGV handler
+ * at the first mmapio_open(), mmapio_open_fd(), mmapio_copy(),
+ * mmapio_fault_sigaction() or mmapio_fault_install(). It turns faults inside its own copies into error
+ * returns and hands every other fault to the handler the program had
+ * (SIG_DFL still kills with the same signal). A program that installs
+ * handlers for those signals later replaces it: call mmapio_fault_install()
+ * again afterwards, or install them through mmapio_fault_sigaction(). Copies
+ * made by a thread that blocks SIGBUS/SIGSEGV are not fault-safe: a fault
+ * there kills the process, as the kernel does for any blocked fault.
+ *
+ * fork: the child inherits every map (RDWR maps stay shared with the
+ * parent, MAP_SHARED; a COW map's pages become the child's own copies), the
+ * signal handler and each map's settings. It has no background thread at
+ * first: a new interval flusher is started in it when maps with that policy
+ * exist, and async pre-warm jobs queued or running in the parent are
+ * dropped there (mmapio_prewarm_wait() in the child does not wait for
+ * them). The flusher's and the pre-warm worker's locks are held across
+ * fork() (pthread_atfork); a map's own lock is not: fork only while no
+ * other thread is inside mmapio_resize(), mmapio_refresh(),
+ * mmapio_rebind_fd(), mmapio_set_access() or mmapio_close() on a map the
+ * child will use.
  *
  * The map's base address never moves: mmapio reserves address space beyond
  * the file size at open, so growing the file maps new pages in place.
@@ -33,8 +60,20 @@ extern "C" {
 #define MMAPIO_API
 #endif
 
+/*
+ * Version of this header. The library's shared object is
+ * libmmapio.so.MAJOR; mmapio.pc and the Debian packages carry the same
+ * numbers (the Makefile reads them from here). mmapio_version() returns the
+ * version of the library actually running, as MMAPIO_VERSION_NUMBER does
+ * for the header: a program built against one header may run with a newer
+ * shared library of the same MAJOR.
+ */
 #define MMAPIO_VERSION_MAJOR 0
 #define MMAPIO_VERSION_MINOR 1
+#define MMAPIO_VERSION_PATCH 0
+#define MMAPIO_VERSION_NUMBER \
+	(MMAPIO_VERSION_MAJOR * 10000 + MMAPIO_VERSION_MINOR * 100 + MMAPIO_VERSION_PATCH)
+MMAPIO_API int mmapio_version(void); /* the running library's MMAPIO_VERSION_NUMBER */
 
 typedef struct mmapio_map mmapio_map;
 
@@ -107,6 +146,7 @@ struct mmapio_opts {
 	int huge;		  /* MMAPIO_HUGE_OFF or MMAPIO_HUGE_AUTO */
 	int flush_policy;	  /* enum mmapio_flush_policy */
 	uint64_t flush_arg;	  /* bytes, writes or milliseconds, per policy */
+	uint64_t reserved[8];	  /* must be zero (-EINVAL otherwise) */
 };
 
 /*
@@ -177,8 +217,16 @@ MMAPIO_API ssize_t mmapio_write_fd(mmapio_map *m, int fd, off_t off, const void 
  * offset inside the mapped size goes straight to the fault-safe copy, one
  * call like memcpy; everything else, and any fault, takes the library's
  * out-of-line mmapio_read(). Define MMAPIO_NO_INLINE to call the library
- * for everything. The structure below is the stable head of every map:
- * base and the bytes that may be read, published with release order.
+ * for everything.
+ *
+ * What this makes part of the ABI: the first bytes of every map, laid out
+ * as struct mmapio__head below (on LP64, bytes 0-7: base, the address of
+ * file offset 0, which never changes while the map is open; bytes 8-15:
+ * size, how many bytes from base may be read, stored with release order
+ * and loaded with acquire order), and the two functions mmapio__copy() and
+ * mmapio__read_zero_tail() with their current meaning. Programs compiled
+ * with this header read those fields directly; a later library of the same
+ * MAJOR keeps them. The rest of struct mmapio_map is private.
  */
 struct mmapio__head {
 	unsigned char *base;
@@ -326,6 +374,7 @@ struct mmapio_stats {
 	uint64_t flushed_bytes;	 /* bytes covered by those calls */
 	uint64_t flush_errors;	 /* flushes that failed */
 	uint64_t remaps;	 /* growth/shrink operations */
+	uint64_t reserved[8];	 /* set to zero by mmapio_get_stats() */
 };
 MMAPIO_API void mmapio_get_stats(const mmapio_map *m, struct mmapio_stats *st);
 

@@ -272,7 +272,8 @@ static int child_prog_bus(const char *path, const char *rawpath, const char *how
 		char v = *(volatile char *)(raw + c_ps + 3); /* handler extends the file */
 		if (c_hits != 1 || c_signo != SIGBUS || v != 0)
 			CFAIL(59, "handler: hits %d sig %d v %d", (int)c_hits, (int)c_signo, v);
-		ftruncate(c_bus_fd, (off_t)c_ps);
+		if (ftruncate(c_bus_fd, (off_t)c_ps) != 0)
+			CFAIL(67, "ftruncate back to one page: %s", strerror(errno));
 	}
 	/* the library still recovers afterwards */
 	rc = mmapio_copy(b, raw + c_ps + 16, 16, &fa);

@@ -5,8 +5,10 @@
 #   tests/scripts/run.sh BUILD_DIR
 #
 # Prints "ok NAME" or "FAIL NAME: why" per case and ends with one line
-# "N passed, M failed". Exit status 1 if anything failed. About 10-20 s.
-# shellcheck disable=SC2016 # check's conditions are strings that eval expands when it runs them
+# "N passed, M failed, K skipped". Exit status 1 if anything failed. About 10-20 s.
+# check() evaluates its condition when it is called: the single quotes around
+# conditions are meant.
+# shellcheck disable=SC2016
 set -u
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -198,7 +200,7 @@ check "ab: same non-zero exit status in every run is identical" \
 
 "$AB" --runs 2 --cold data.bin --cold "$TMP" -- cat data.bin >ab.out 2>ab.err
 rc=$?
-why="exit $rc; $(cat ab.err | head -3)"
+why="exit $rc; $(head -3 ab.err)"
 check "ab: --cold FILE and DIR" eval '[ "$rc" -eq 0 ] && grep -q "page cache dropped" ab.out'
 
 "$AB" --runs 2 --ref 'cat small.txt' -- cat small.txt >ab.out 2>ab.err
@@ -235,5 +237,189 @@ rc=$?
 why="exit $rc, $(cat ab.err)"
 check "ab: --plot without gnuplot exits 2 and says how to install it" \
 	eval '[ "$rc" -eq 2 ] && grep -q "gnuplot-nox" ab.err'
+
+# ---------------------------------------------------------------- mmapio-ab hooks and exports
+
+# --prepare runs before every run (2 arms x (1 warm-up + 3 timed) = 8), each
+# time right before it (the command sees the state the prepare command left,
+# then spoils it), and outside the shim (the B arm has the shim and
+# MMAPIO_MODE=always from the environment; the prepare command has neither).
+rm -f prep.log state
+MMAPIO_MODE=always "$AB" --runs 3 --warmup 1 \
+	--prepare 'echo fresh > state; echo "${LD_PRELOAD:-none} ${MMAPIO_MODE:-unset}" >> prep.log' \
+	-- sh -c 'cat state; echo spoiled > state' >ab.out 2>ab.err
+rc=$?
+n=$(wc -l <prep.log 2>/dev/null || echo 0)
+outside=$(grep -c '^none unset$' prep.log 2>/dev/null)
+why="exit $rc; prepare ran $n times, $outside without the shim; $(grep -E 'outputs|prepare' ab.out) $(head -3 ab.err)"
+check "ab: --prepare runs before each of the 8 runs, outside the shim" \
+	eval '[ "$rc" -eq 0 ] && [ "$n" -eq 8 ] && [ "$outside" -eq 8 ] && grep -q "outputs: IDENTICAL in all 8" ab.out && grep -q -- "--prepare (sh -c, without the shim, 8 times)" ab.out'
+
+# The same command without --prepare: the second run sees "spoiled".
+rm -f state
+"$AB" --runs 2 -- sh -c 'cat state 2>/dev/null; echo spoiled > state' >ab.out 2>ab.err
+rc=$?
+why="exit $rc; $(grep -A2 outputs ab.out)"
+check "ab: (control) without --prepare the same command differs" \
+	eval '[ "$rc" -eq 1 ] && grep -q "outputs: DIFFER" ab.out'
+
+# A writer, reset by --prepare instead of a 'sh -c' wrapper: only sqlite3
+# runs under the shim (1 process in the stats).
+if command -v sqlite3 >/dev/null 2>&1; then
+	cat >q.sql <<'SQL'
+create table t(k integer primary key, v text);
+with recursive n(i) as (select 1 union all select i + 1 from n where i < 2000)
+insert into t select i, printf('%08d', i * 7) from n;
+select count(*), sum(k), max(v) from t;
+SQL
+	"$AB" --runs 2 --mode always --prepare 'rm -f t.db t.db-journal' --stdin q.sql -- sqlite3 t.db >ab.out 2>ab.err
+	rc=$?
+	why="exit $rc; $(grep -E 'outputs|shim stats' ab.out) $(head -3 ab.err)"
+	check "ab: --prepare resets a sqlite3 database; only sqlite3 is under the shim" \
+		eval '[ "$rc" -eq 0 ] && grep -q "outputs: IDENTICAL" ab.out && grep -qE "shim stats, B \(B warm-up 1, 1 process\): [1-9][0-9]* calls served" ab.out'
+	rm -f t.db t.db-journal
+	"$AB" --runs 2 --stdin q.sql -- sqlite3 t.db >ab.out 2>ab.err
+	rc=$?
+	why="exit $rc; $(grep outputs ab.out)"
+	check "ab: (control) the sqlite3 writer without --prepare differs" \
+		eval '[ "$rc" -eq 1 ] && grep -q "outputs: DIFFER" ab.out'
+fi
+
+"$AB" --runs 2 --prepare 'echo prepare-said-this; exit 3' -- true >ab.out 2>ab.err
+rc=$?
+why="exit $rc; stderr: $(head -c 300 ab.err)"
+check "ab: a failing --prepare stops with exit 2 and shows its output" \
+	eval '[ "$rc" -eq 2 ] && grep -q -- "--prepare command failed (exit status 3)" ab.err && grep -q "prepare-said-this" ab.err'
+
+# --prepare is not timed: 0.3 s of it before each run of 'true'.
+"$AB" --runs 2 --warmup 0 --prepare 'sleep 0.3' --json slow.json -- true >ab.out 2>ab.err
+rc=$?
+slowest=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(max(r["wall_s"] for r in d["runs"]))' slow.json 2>&1)
+why="exit $rc; slowest run's wall time $slowest s"
+check "ab: --prepare time is not in the timings" \
+	eval '[ "$rc" -eq 0 ] && python3 -c "import sys; sys.exit(not float(sys.argv[1]) < 0.25)" "$slowest"'
+
+# --setup once before the first run (the command needs its file), --cleanup
+# once after the last (the file is gone afterwards).
+rm -f setup.count cleanup.count input.txt
+"$AB" --runs 2 --setup 'echo x >> setup.count; echo data > input.txt' \
+	--cleanup 'rm input.txt; echo x >> cleanup.count' -- cat input.txt >ab.out 2>ab.err
+rc=$?
+ns=$(wc -l <setup.count 2>/dev/null || echo 0)
+nc=$(wc -l <cleanup.count 2>/dev/null || echo 0)
+left=$([ -e input.txt ] && echo left || echo removed)
+why="exit $rc; setup ran $ns, cleanup $nc times; input.txt $left; $(grep outputs ab.out)"
+check "ab: --setup once before, --cleanup once after all runs" \
+	eval '[ "$rc" -eq 0 ] && [ "$ns" -eq 1 ] && [ "$nc" -eq 1 ] && [ "$left" = removed ] && grep -q "stdout sha256 [0-9a-f]*, 5 bytes" ab.out'
+
+rm -f cleaned
+"$AB" --runs 2 --prepare 'exit 1' --cleanup 'touch cleaned' -- true >ab.out 2>ab.err
+rc1=$?
+c1=$([ -e cleaned ] && echo yes || echo no)
+rm -f cleaned ran
+"$AB" --runs 2 --setup 'exit 4' --cleanup 'touch cleaned' -- touch ran >ab.out 2>ab.err
+rc2=$?
+c2=$([ -e cleaned ] && echo yes || echo no)
+r2=$([ -e ran ] && echo yes || echo no)
+why="prepare failure: exit $rc1, cleanup ran: $c1; setup failure: exit $rc2, cleanup ran: $c2, command ran: $r2"
+check "ab: --cleanup also after a failed --prepare; a failed --setup runs nothing" \
+	eval '[ "$rc1" -eq 2 ] && [ "$c1" = yes ] && [ "$rc2" -eq 2 ] && [ "$c2" = no ] && [ "$r2" = no ] && grep -q -- "--setup command failed (exit status 4)" ab.err'
+
+"$AB" --runs 2 --cleanup 'exit 5' -- true >ab.out 2>ab.err
+rc=$?
+why="exit $rc; $(head -3 ab.err)"
+check "ab: a failing --cleanup exits 2 after the report" \
+	eval '[ "$rc" -eq 2 ] && grep -q "outputs: IDENTICAL" ab.out && grep -q -- "--cleanup command failed (exit status 5)" ab.err'
+
+"$AB" --runs 2 --warmup 3 --json w3.json -- cat small.txt >ab.out 2>ab.err
+rc1=$?
+"$AB" --runs 2 --warmup 0 --json w0.json -- cat small.txt >ab.out 2>ab.err
+rc2=$?
+phases=$(python3 - w3.json w0.json <<'PY' 2>&1
+import collections, json, sys
+out = []
+for p in sys.argv[1:]:
+    d = json.load(open(p))
+    c = collections.Counter((r["arm"], r["phase"]) for r in d["runs"])
+    out.append("%d:%d,%d,%d,%d" % (d["warmup_rounds"], c[("A", "warmup")], c[("B", "warmup")],
+                                   c[("A", "timed")], c[("B", "stats")]))
+print(" ".join(out))
+PY
+)
+why="exits $rc1 $rc2; warmup:A warm-ups,B warm-ups,A timed,B stats runs = $phases"
+check "ab: --warmup N runs N warm-up rounds per arm (0: an extra stats run)" \
+	eval '[ "$rc1" -eq 0 ] && [ "$rc2" -eq 0 ] && [ "$phases" = "3:3,3,2,0 0:0,0,2,1" ]'
+
+"$AB" --runs 3 --sweep MMAPIO_MIN_SIZE=4K,1G --export-json hf.json -- cat small.txt >ab.out 2>ab.err
+rc=$?
+hf=$(python3 - hf.json <<'PY' 2>&1
+import json, sys
+d = json.load(open(sys.argv[1]))
+res = d.get("results", [])
+bad = []
+if [r.get("arm") for r in res] != ["A", "B[MMAPIO_MIN_SIZE=4K]", "B[MMAPIO_MIN_SIZE=1G]"]:
+    bad.append("arms %s" % [r.get("arm") for r in res])
+for r in res:
+    for k in ("command", "mean", "stddev", "median", "user", "system", "min", "max", "times",
+              "exit_codes", "parameters", "identical"):
+        if k not in r:
+            bad.append("%s.%s" % (r.get("arm"), k))
+    if len(r.get("times", [])) != 3 or r.get("exit_codes") != [0, 0, 0]:
+        bad.append("%s: times/exit_codes" % r.get("arm"))
+    elif not r["min"] <= r["median"] <= r["max"] or abs(r["mean"] - sum(r["times"]) / 3) > 1e-9:
+        bad.append("%s: statistics" % r.get("arm"))
+if len(res) == 3 and res[2]["parameters"].get("MMAPIO_MIN_SIZE") != "1G":
+    bad.append("parameters of the 1G arm: %s" % res[2]["parameters"])
+if len(res) == 3 and "cat small.txt" not in res[1]["command"]:
+    bad.append("command: %s" % res[1]["command"])
+print(" ".join(bad) if bad else "ok")
+PY
+)
+why="exit $rc; $hf"
+check "ab: --export-json in hyperfine's layout, one result per arm" eval '[ "$rc" -eq 0 ] && [ "$hf" = ok ]'
+
+# A '|' in a label (the --ref command) must not break the table.
+"$AB" --runs 2 --ref 'cat small.txt | cat' --export-markdown ab.md -- cat small.txt >ab.out 2>ab.err
+rc=$?
+rows=$(grep -c -e '^| A  ' -e '^| B  ' -e '^| ref  ' ab.md)
+cols=$(grep '^|' ab.md | sed 's/\\|//g' | awk -F'|' '{print NF}' | sort -u | tr '\n' ' ')
+why="exit $rc; $rows arm rows, field counts '$cols'; $(cat ab.md)"
+check "ab: --export-markdown writes a table (3 arms, 6 columns each) and the proof" \
+	eval '[ "$rc" -eq 0 ] && [ "$rows" -eq 3 ] && [ "$cols" = "8 " ] && grep -q "^| :--- | ---: |" ab.md && grep -q "^outputs: IDENTICAL" ab.md && grep -q "^.cat small.txt., 2 timed runs" ab.md'
+
+# The progress line: only when stderr is a terminal.
+progress=$(python3 - "$AB" <<'PY' 2>&1
+import os, pty, subprocess, sys
+master, slave = pty.openpty()
+p = subprocess.Popen([sys.argv[1], "--runs", "2", "--", "cat", "small.txt"],
+                     stdout=subprocess.DEVNULL, stderr=slave, stdin=subprocess.DEVNULL)
+os.close(slave)
+buf = b""
+while True:
+    try:
+        b = os.read(master, 4096)
+    except OSError:
+        break
+    if not b:
+        break
+    buf += b
+p.wait()
+t = buf.decode("utf-8", "replace")
+print("exit=%d tty_runs=%d last=%s cleared=%s" % (
+    p.returncode, t.count("mmapio-ab: run "), "run 6/6: B run 2" in t, t.endswith("\r")))
+PY
+)
+"$AB" --runs 2 -- cat small.txt >ab.out 2>ab.err
+rc=$?
+why="on a pty: $progress; stderr to a file: exit $rc, '$(tr '\r' '~' <ab.err | head -c 200)'"
+check "ab: live progress line on a terminal only" \
+	eval '[ "$progress" = "exit=0 tty_runs=6 last=True cleared=True" ] && [ "$rc" -eq 0 ] && ! [ -s ab.err ]'
+
+# Without '--': the command starts after the new options' values.
+"$AB" --runs 1 --prepare true --cleanup true cat small.txt >ab.out 2>ab.err
+rc=$?
+why="exit $rc; $(head -3 ab.err)"
+check "ab: new options without '--' before the command" \
+	eval '[ "$rc" -eq 0 ] && grep -q "^mmapio-ab: cat small.txt" ab.out'
 
 t_summary
