@@ -13,32 +13,25 @@
 # case and ends with "N passed, M failed, K skipped". About 20 s on 2 cores.
 set -u
 
-if [ $# -lt 1 ]; then
-	echo "usage: $0 BUILD_DIR" >&2
-	exit 2
-fi
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-export LC_ALL=C
-unset LD_PRELOAD MMAPIO_LIB PREFIX LIBDIR INCDIR BINDIR MANDIR DESTDIR CFLAGS CPPFLAGS LDFLAGS
-for v in $(env | sed -n 's/^\(MMAPIO_[A-Za-z0-9_]*\)=.*/\1/p'); do unset "$v"; done
+# shellcheck source=../lib.sh
+. "$HERE/../lib.sh"
+t_build_dir BUILD_DIR "$@"
+t_clean_env
+unset MMAPIO_LIB PREFIX LIBDIR INCDIR BINDIR MANDIR DESTDIR CFLAGS CPPFLAGS LDFLAGS
+t_tmpdir build-tests
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/mmapio-build-tests.XXXXXX") || exit 2
-trap 'rm -rf "$TMP"' EXIT
-
-pass=0 failn=0
 # result STATUS NAME WHY: ok when STATUS (the condition's $?) is 0, else
 # FAIL. (The status is passed in: the command substitutions of WHY would
 # set $? before a function could read it.)
 result() {
 	local st=$1
 	shift
-	if [ "$st" -eq 0 ]; then echo "ok $1"; pass=$((pass + 1)); else
-		echo "FAIL $1: $2"; failn=$((failn + 1)); fi
+	if [ "$st" -eq 0 ]; then ok "$1"; else fail "$1" "$2"; fi
 }
 finish() {
-	echo "$pass passed, $failn failed, 0 skipped"
-	[ "$failn" -eq 0 ]
+	t_summary
 	exit
 }
 

@@ -12,22 +12,14 @@
 # "N passed, M failed, K skipped". Exit status 1 if anything failed. ~2 s.
 set -u
 
-if [ $# -lt 1 ]; then
-	echo "usage: $0 BUILD_DIR" >&2
-	exit 2
-fi
-BUILD=$(cd "$1" 2>/dev/null && pwd) || { echo "$0: no such directory: $1" >&2; exit 2; }
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-export LC_ALL=C.UTF-8
-
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/mmapio-man-tests.XXXXXX") || exit 2
-trap 'rm -rf "$TMP"' EXIT
-
-pass=0 failn=0 skipn=0
-ok() { echo "ok $1"; pass=$((pass + 1)); }
-fail() { echo "FAIL $1: $2"; failn=$((failn + 1)); }
-skip() { echo "skip $1: $2"; skipn=$((skipn + 1)); }
+# shellcheck source=../lib.sh
+. "$HERE/../lib.sh"
+t_build_dir BUILD_DIR "$@"
+t_clean_env
+export LC_ALL=C.UTF-8 # man(1) renders UTF-8 pages
+t_tmpdir man
 
 PAGES="mmapio.7 mmapio-run.1 mmapio-ab.1 libmmapio.3"
 
@@ -179,5 +171,4 @@ if [ "$rc" -ne 0 ] || ! grep -q '^ok \|^FAIL ' "$TMP/drift"; then
 	fail "drift checks ran" "python3 exited $rc"
 fi
 
-echo "$pass passed, $failn failed, $skipn skipped"
-[ "$failn" -eq 0 ]
+t_summary

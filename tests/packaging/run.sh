@@ -22,28 +22,18 @@
 # with "N passed, M failed, K skipped". About a minute on 2 cores.
 set -u
 
-if [ $# -lt 1 ]; then
-	echo "usage: $0 BUILD_DIR" >&2
-	exit 2
-fi
-BUILD=$(cd "$1" 2>/dev/null && pwd) || { echo "$0: no such directory: $1" >&2; exit 2; }
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-export LC_ALL=C.UTF-8
-unset LD_PRELOAD MMAPIO_LIB
-for v in $(env | sed -n 's/^\(MMAPIO_[A-Za-z0-9_]*\)=.*/\1/p'); do unset "$v"; done
-
+# shellcheck source=../lib.sh
+. "$HERE/../lib.sh"
+t_build_dir BUILD_DIR "$@"
+t_clean_env
+export LC_ALL=C.UTF-8 # man(1) renders UTF-8 pages
+unset MMAPIO_LIB
 # Under /tmp, never under /usr, /etc or /var, which the namespace overlays.
-TMP=$(mktemp -d /tmp/mmapio-packaging-tests.XXXXXX) || exit 2
-trap 'rm -rf "$TMP"' EXIT
-
-pass=0 failn=0 skipn=0
-ok() { echo "ok $1"; pass=$((pass + 1)); }
-fail() { echo "FAIL $1: $2"; failn=$((failn + 1)); }
-skip() { echo "skip $1: $2"; skipn=$((skipn + 1)); }
+TMPDIR=/tmp t_tmpdir packaging-tests
 finish() {
-	echo "$pass passed, $failn failed, $skipn skipped"
-	[ "$failn" -eq 0 ]
+	t_summary
 	exit
 }
 
