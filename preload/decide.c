@@ -163,6 +163,8 @@ static bool open_pending(int fd, const char *path, int flags)
 	o->path = (cfg.include || cfg.exclude || stats_on || cfg.log_level >= LOG_INFO) && path
 			  ? strdup(path)
 			  : NULL;
+	if (stats_on) /* where its counts go, for a report that takes no lock (stats.c) */
+		atomic_store(&o->stat_rec, stats_record_of(path));
 	if (fd_put_nolock(fd, o) == 0)
 		return true;
 	files_lock();

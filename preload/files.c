@@ -295,7 +295,7 @@ static void note_decision(struct file *f)
 {
 	const char *name = file_decision(f);
 	f->decisions++;
-	stats_record_decision(f->path, name, f->reason);
+	stats_file_decision(f, name);
 	shim_log(LOG_INFO, "%s: %s (%s; %llu of %llu sampled calls missed the page cache)",
 		 f->path, name, f->reason, (unsigned long long)atomic_load(&f->missed),
 		 (unsigned long long)atomic_load(&f->sampled));

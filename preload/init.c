@@ -27,8 +27,14 @@ __attribute__((constructor)) static void shim_init(void)
 		mmapio_fault_install();
 	}
 	stats_init();
+	exitreport_init();
 	files_init();
 	procs_init();
+	if (cfg.mode != MODE_NEVER) {
+		shim_busy++;
+		inherit_init();
+		shim_busy--;
+	}
 	atomic_store_explicit(&shim_ready, true, memory_order_release);
 	shim_log(LOG_DEBUG, "ready, mode %d", cfg.mode);
 }

@@ -195,11 +195,15 @@ static ssize_t kernel_read(struct ofd *o, int fd, void *buf, size_t len)
 		count_pass(o);
 		return REAL(read)(fd, buf, len);
 	}
+	ssize_t n;
+	/* Shared with another process: served by claiming the range from the kernel (inherit.c). */
+	if (atomic_load_explicit(&o->noshadow, memory_order_relaxed) && shared_read(o, fd, buf, len, &n))
+		return n;
 	if (offset_take(o, fd) || !kernel_offset_enter(o))
 		return shim_read(o, fd, buf, len); /* it shadows its offset now */
 	count_pass(o);
 	pattern_before(o, fd, -1, kernel_offset(o), len);
-	ssize_t n = REAL(read)(fd, buf, len);
+	n = REAL(read)(fd, buf, len);
 	int64_t end = -1;
 	if (!atomic_load(&o->noshadow) && n >= 0)
 		end = atomic_fetch_add(&o->off, n) + n; /* the kernel's offset, mirrored */

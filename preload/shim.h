@@ -172,6 +172,29 @@ bool stats_own_process(void);	 /* not a vfork child */
 void stats_zero_file(struct file *f); /* in a fork child, files lock held */
 struct ofd;
 void stats_pending_closed(struct ofd *o); /* a description closed with no file: its counts */
+/* A file's decision changed (files.c): record it, and where the file's counts go. */
+void stats_file_decision(struct file *f, const char *decision);
+struct stat_record;
+struct stat_record *stats_record_of(const char *path); /* a pending description's record */
+/* The line on the way out, where locks may be held (exitreport.c): async-signal-safe. */
+void stats_write_final(void);
+
+/* ---- exitreport.c: the stats line on _exit, _Exit, quick_exit and fatal signals ---- */
+extern _Atomic uint64_t fatal_sigs; /* bit s: sigaction(s) goes through exitreport.c */
+static inline bool fatal_covered(int sig)
+{
+	return (unsigned)sig < 64 &&
+	       ((atomic_load_explicit(&fatal_sigs, memory_order_relaxed) >> sig) & 1);
+}
+int fatal_sigaction(int sig, const void *act, void *old); /* struct sigaction */
+void *fatal_signal(int sig, void *handler);		  /* sighandler_t */
+void exitreport_init(void);
+
+/* ---- inherit.c: descriptors open before the program started ---- */
+void inherit_init(void);
+/* read() on a description whose offset the kernel owns and another process
+ * may share: served from the map when it can be (true, *n its result). */
+bool shared_read(struct ofd *o, int fd, void *buf, size_t len, ssize_t *n);
 
 enum verdict { V_KERNEL, V_WATCH, V_MAP };
 struct decision {
@@ -220,6 +243,7 @@ struct file {
 	int advice;		   /* the map's (MMAPIO_ADV_*) */
 	uint32_t decisions;	   /* changes of state, for stats */
 	struct file_stats st;
+	_Atomic(struct stat_record *) stat_rec; /* stats.c: where st goes (set at the first decision) */
 	UT_hash_handle hh;
 };
 
@@ -273,6 +297,8 @@ struct ofd {
 	_Atomic int64_t last_end;  /* where the previous read ended (auto mode) */
 	_Atomic bool seeked;	   /* lseek moved the offset since the last read()/write() */
 	_Atomic uint64_t st_pass;  /* stats: calls passed through before there is a file */
+	_Atomic(struct stat_record *) stat_rec; /* stats.c: a pending one's record */
+	_Atomic int64_t shared_pos; /* inherit.c: the kernel's offset after our last read, + 1 (0: unknown) */
 	/* Auto mode, before the file is decided (files.c open_pending): */
 	_Atomic bool pending;	   /* reads are being watched; file is NULL */
 	_Atomic bool kernel_only;  /* left pending at the end of a small file: never mapped */

@@ -18,6 +18,8 @@ static bool ours(int sig) { return sig == SIGBUS || sig == SIGSEGV; }
 
 EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
+	if (unlikely(fatal_covered(sig))) /* exitreport.c */
+		return fatal_sigaction(sig, act, old);
 	if (!ours(sig))
 		return REAL(sigaction)(sig, act, old);
 	return mmapio_fault_sigaction(sig, act, old);
@@ -27,6 +29,8 @@ EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old
 EXPORT sighandler_t signal(int sig, sighandler_t handler)
 {
 	static sighandler_t (*real_signal)(int, sighandler_t);
+	if (unlikely(fatal_covered(sig))) /* exitreport.c */
+		return (sighandler_t)fatal_signal(sig, (void *)handler);
 	if (!ours(sig)) {
 		if (!real_signal)
 			real_signal = (sighandler_t(*)(int, sighandler_t))dlsym_next("signal");
