@@ -401,5 +401,116 @@ if selected stats-fork; then
 	fi
 fi
 
+# Every way out writes one line (exitreport.c): prog_exits ends 16 fork
+# children in 16 ways (exit, _exit, _Exit, quick_exit, abort, default-action
+# SIGTERM/SIGINT/SIGHUP/SIGALRM/SIGPIPE, its own handlers, ...); child i
+# does 10 + i preads (all served under always; child 14 has a thread that
+# preads until SIGTERM ends it), the parent 5. Named prog_* so that the
+# sanitizer run (make test-asan) has it too.
+if selected prog_exits.lines; then
+	p=$PROGS/prog_exits
+	if [ ! -x "$p" ]; then
+		fail prog_exits.lines "$p not built"
+	elif [ "$have_lib" = 0 ]; then
+		fail prog_exits.lines "shim library $LIB not found"
+	else
+		rm -rf "$W" && mkdir -p "$W" && rm -f "$STATS"
+		(cd "$W" && "$TMP/run-always" "$p" "$W/d" > "$OUT/prog_exits.lines.out" 2>&1)
+		cp -f "$STATS" "$OUT/prog_exits.lines.stats.jsonl" 2>/dev/null
+		procs=$(sed -n 's/^processes: //p' "$OUT/prog_exits.lines.out")
+		st=$("$PY" "$HERE/stats.py" "$STATS" 2>&1)
+		served=$("$PY" -c 'import json, sys
+print(" ".join(sorted((str(json.loads(l)["served_calls"]) for l in open(sys.argv[1]) if l.strip()), key=int)))' "$STATS" 2>/dev/null)
+		want="5 $(seq -s ' ' 10 23) 25"
+		if [ -z "$procs" ]; then
+			fail prog_exits.lines "the program did not finish: $(tail -n 2 "$OUT/prog_exits.lines.out" | tr '\n' ' ')"
+		elif [ "${st%% *}" != ok ] || [ "$(sval "$st" lines)" != "$procs" ]; then
+			fail prog_exits.lines "$procs processes, one stats line each expected; stats: $st (see $OUT/prog_exits.lines.stats.jsonl)"
+		elif [ -n "${PRELOAD_TEST_EXPECT:-}" ]; then
+			ok "prog_exits.lines ($procs processes, $procs lines)"
+		elif [ "${served% *}" != "$want" ] || [ "${served##* }" -lt 24 ]; then
+			fail prog_exits.lines "served calls per line: $served; want $want and one of 24 or more"
+		else
+			ok "prog_exits.lines ($procs processes, one line each, each with its own calls)"
+		fi
+	fi
+fi
+
+# Descriptors a program inherits (inherit.c). prog_inherit: the exec'd
+# child's line shows inherit_b.bin, which only it reads, served.
+if selected prog_inherit.served; then
+	p=$PROGS/prog_inherit
+	if [ ! -x "$p" ]; then
+		fail prog_inherit.served "$p not built"
+	elif [ "$have_lib" = 0 ]; then
+		fail prog_inherit.served "shim library $LIB not found"
+	else
+		rm -rf "$W" && mkdir -p "$W" && rm -f "$STATS"
+		(cd "$W" && "$TMP/run-always" "$p" "$W/d" > "$OUT/prog_inherit.served.out" 2>&1)
+		cp -f "$STATS" "$OUT/prog_inherit.served.stats.jsonl" 2>/dev/null
+		st=$("$PY" "$HERE/stats.py" "$STATS" inherit_b.bin 2>&1)
+		v=$(sval "$st" inherit_b.bin)
+		if [ "${st%% *}" != ok ]; then
+			fail prog_inherit.served "stats: $st"
+		elif [ -z "${PRELOAD_TEST_EXPECT:-}" ] && { [ -z "$v" ] || [ "${v##*:}" -le 0 ]; }; then
+			fail prog_inherit.served "descriptor 3, inherited, was not served: inherit_b.bin=$v"
+		else
+			ok "prog_inherit.served (inherit_b.bin=$v)"
+		fi
+	fi
+fi
+
+# Real programs given a file by a shell redirection, under always and auto:
+# identical output, and the stats say what was served. The programs of a
+# group share one description: each starts where the one before left the
+# offset (head -n reads ahead and seeks back).
+cat > "$TMP/run-auto" <<EOF
+#!/bin/sh
+exec timeout -k 5 $TO env LD_PRELOAD='${PRELOAD_TEST_PRELOAD:-$LIB}' MMAPIO_MODE=auto MMAPIO_STATS='$STATS' "\$@"
+EOF
+chmod +x "$TMP/run-auto"
+r_inherit_wc() { prep; "$RUN" wc -l < data.bin; "$RUN" wc -l < small.txt; echo "rc=$?"; }
+r_inherit_sha() { prep; "$RUN" sha256sum < data.bin; echo "rc=$?"; }
+r_inherit_shared() {
+	prep
+	{ "$RUN" head -c 1000 > /dev/null; "$RUN" cat; } < data.bin | sha256sum
+	{ "$RUN" head -n 3; "$RUN" cat; } < small.txt | sha256sum
+	{ "$RUN" dd bs=4000 count=5 status=none; "$RUN" head -c 50000; "$RUN" wc -c; } < data.bin | sha256sum
+}
+inherit_case() { # CASE MODE FUNC EXPECT NAME
+	local case=$1 mode=$2 fn=$3 expect=$4 name=$5
+	selected "$case" || return 0
+	local base=$OUT/$case.base shim=$OUT/$case.shim st v
+	run_side base "$base" "$fn"
+	if [ "$have_lib" = 0 ]; then
+		fail "$case" "shim library $LIB not found"
+		return
+	fi
+	run_side "$mode" "$shim" "$fn"
+	st=$("$PY" "$HERE/stats.py" "$STATS" "$name" 2>&1)
+	cp -f "$STATS" "$OUT/$case.stats.jsonl" 2>/dev/null
+	v=$(sval "$st" "$name")
+	if ! cmp -s "$base" "$shim"; then
+		fail "$case" "output differs with the shim: $(first_diff "$base" "$shim")"
+	elif [ "${st%% *}" != ok ]; then
+		fail "$case" "stats: $st"
+	elif [ "$expect" = served ] && { [ -z "$v" ] || [ "${v##*:}" -le 0 ]; }; then
+		fail "$case" "identical output, but $name was not served: $st"
+	else
+		ok "$case ($name=$v)"
+	fi
+}
+for m in always auto; do
+	if need wc; then
+		inherit_case "inherited-wc-$m" "$m" r_inherit_wc served data.bin
+	fi
+	if need sha256sum; then
+		inherit_case "inherited-sha256sum-$m" "$m" r_inherit_sha maybe data.bin
+	fi
+	if need head && need cat && need dd; then
+		inherit_case "inherited-shared-offset-$m" "$m" r_inherit_shared served data.bin
+	fi
+done
+
 rm -rf "$W"
 t_summary
