@@ -407,56 +407,52 @@ fi
 # does 10 + i preads (all served under always; child 14 has a thread that
 # preads until SIGTERM ends it), the parent 5. Named prog_* so that the
 # sanitizer run (make test-asan) has it too.
-if selected prog_exits.lines; then
-	p=$PROGS/prog_exits
+# stats_run CASE PROG: PROG under the shim (always) in a fresh scratch
+# directory; its output in $OUT/CASE.out, the stats kept. Status 1 (and the
+# case failed) when it cannot run.
+stats_run() {
+	local case=$1 p=$PROGS/$2
 	if [ ! -x "$p" ]; then
-		fail prog_exits.lines "$p not built"
+		fail "$case" "$p not built"
+		return 1
 	elif [ "$have_lib" = 0 ]; then
-		fail prog_exits.lines "shim library $LIB not found"
-	else
-		rm -rf "$W" && mkdir -p "$W" && rm -f "$STATS"
-		(cd "$W" && "$TMP/run-always" "$p" "$W/d" > "$OUT/prog_exits.lines.out" 2>&1)
-		cp -f "$STATS" "$OUT/prog_exits.lines.stats.jsonl" 2>/dev/null
-		procs=$(sed -n 's/^processes: //p' "$OUT/prog_exits.lines.out")
-		st=$("$PY" "$HERE/stats.py" "$STATS" 2>&1)
-		served=$("$PY" -c 'import json, sys
+		fail "$case" "shim library $LIB not found"
+		return 1
+	fi
+	rm -rf "$W" && mkdir -p "$W" && rm -f "$STATS"
+	(cd "$W" && "$TMP/run-always" "$p" "$W/d" > "$OUT/$case.out" 2>&1)
+	cp -f "$STATS" "$OUT/$case.stats.jsonl" 2>/dev/null
+}
+if selected prog_exits.lines && stats_run prog_exits.lines prog_exits; then
+	procs=$(sed -n 's/^processes: //p' "$OUT/prog_exits.lines.out")
+	st=$("$PY" "$HERE/stats.py" "$STATS" 2>&1)
+	served=$("$PY" -c 'import json, sys
 print(" ".join(sorted((str(json.loads(l)["served_calls"]) for l in open(sys.argv[1]) if l.strip()), key=int)))' "$STATS" 2>/dev/null)
-		want="5 $(seq -s ' ' 10 23) 25"
-		if [ -z "$procs" ]; then
-			fail prog_exits.lines "the program did not finish: $(tail -n 2 "$OUT/prog_exits.lines.out" | tr '\n' ' ')"
-		elif [ "${st%% *}" != ok ] || [ "$(sval "$st" lines)" != "$procs" ]; then
-			fail prog_exits.lines "$procs processes, one stats line each expected; stats: $st (see $OUT/prog_exits.lines.stats.jsonl)"
-		elif [ -n "${PRELOAD_TEST_EXPECT:-}" ]; then
-			ok "prog_exits.lines ($procs processes, $procs lines)"
-		elif [ "${served% *}" != "$want" ] || [ "${served##* }" -lt 24 ]; then
-			fail prog_exits.lines "served calls per line: $served; want $want and one of 24 or more"
-		else
-			ok "prog_exits.lines ($procs processes, one line each, each with its own calls)"
-		fi
+	want="5 $(seq -s ' ' 10 23) 25"
+	if [ -z "$procs" ]; then
+		fail prog_exits.lines "the program did not finish: $(tail -n 2 "$OUT/prog_exits.lines.out" | tr '\n' ' ')"
+	elif [ "${st%% *}" != ok ] || [ "$(sval "$st" lines)" != "$procs" ]; then
+		fail prog_exits.lines "$procs processes, one stats line each expected; stats: $st (see $OUT/prog_exits.lines.stats.jsonl)"
+	elif [ -n "${PRELOAD_TEST_EXPECT:-}" ]; then
+		ok "prog_exits.lines ($procs processes, $procs lines)"
+	elif [ "${served% *}" != "$want" ] || [ "${served##* }" -lt 24 ]; then
+		fail prog_exits.lines "served calls per line: $served; want $want and one of 24 or more"
+	else
+		ok "prog_exits.lines ($procs processes, one line each, each with its own calls)"
 	fi
 fi
 
 # Descriptors a program inherits (inherit.c). prog_inherit: the exec'd
 # child's line shows inherit_b.bin, which only it reads, served.
-if selected prog_inherit.served; then
-	p=$PROGS/prog_inherit
-	if [ ! -x "$p" ]; then
-		fail prog_inherit.served "$p not built"
-	elif [ "$have_lib" = 0 ]; then
-		fail prog_inherit.served "shim library $LIB not found"
+if selected prog_inherit.served && stats_run prog_inherit.served prog_inherit; then
+	st=$("$PY" "$HERE/stats.py" "$STATS" inherit_b.bin 2>&1)
+	v=$(sval "$st" inherit_b.bin)
+	if [ "${st%% *}" != ok ]; then
+		fail prog_inherit.served "stats: $st"
+	elif [ -z "${PRELOAD_TEST_EXPECT:-}" ] && { [ -z "$v" ] || [ "${v##*:}" -le 0 ]; }; then
+		fail prog_inherit.served "descriptor 3, inherited, was not served: inherit_b.bin=$v"
 	else
-		rm -rf "$W" && mkdir -p "$W" && rm -f "$STATS"
-		(cd "$W" && "$TMP/run-always" "$p" "$W/d" > "$OUT/prog_inherit.served.out" 2>&1)
-		cp -f "$STATS" "$OUT/prog_inherit.served.stats.jsonl" 2>/dev/null
-		st=$("$PY" "$HERE/stats.py" "$STATS" inherit_b.bin 2>&1)
-		v=$(sval "$st" inherit_b.bin)
-		if [ "${st%% *}" != ok ]; then
-			fail prog_inherit.served "stats: $st"
-		elif [ -z "${PRELOAD_TEST_EXPECT:-}" ] && { [ -z "$v" ] || [ "${v##*:}" -le 0 ]; }; then
-			fail prog_inherit.served "descriptor 3, inherited, was not served: inherit_b.bin=$v"
-		else
-			ok "prog_inherit.served (inherit_b.bin=$v)"
-		fi
+		ok "prog_inherit.served (inherit_b.bin=$v)"
 	fi
 fi
 
