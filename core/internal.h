@@ -6,11 +6,13 @@
 #ifndef MMAPIO_INTERNAL_H
 #define MMAPIO_INTERNAL_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #define MMAPIO_NO_INLINE /* the library defines the out-of-line mmapio_read() */
+#define MMAPIO_WANT_SYS
 #include "mmapio.h"
 
 #define likely(x) __builtin_expect(!!(x), 1)
@@ -107,6 +109,10 @@ int mmapio__access_apply(mmapio_map *m, void *addr, size_t len);
 /* Tier the file allows; sysfs is read only when want_thp. */
 int mmapio__huge_probe(int fd, size_t *pgsz, bool want_thp);
 int mmapio__huge_apply(mmapio_map *m, void *addr, size_t len);
+
+/* sys.c: every call that may be interposed goes through here (SYS(pread)...). */
+extern struct mmapio_sys mmapio__sys;
+#define SYS(name) (mmapio__sys.name)
 
 /* util */
 uint64_t mmapio__now_ns(void);

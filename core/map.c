@@ -130,7 +130,7 @@ static int setup(mmapio_map *m, const struct mmapio_opts *o)
 	if (!S_ISREG(st.st_mode))
 		return -ENODEV;
 	/* A file opened without read access cannot be mapped at all. */
-	int fl = fcntl(fd, F_GETFL);
+	int fl = SYS(fcntl)(fd, F_GETFL);
 	if (fl < 0)
 		return -errno;
 	if ((fl & O_ACCMODE) == O_WRONLY)
@@ -193,7 +193,7 @@ static void destroy_now(mmapio_map *m)
 	if (m->base)
 		munmap(m->base, m->reserve);
 	if (m->own_fd)
-		close(atomic_load(&m->fd));
+		SYS(close)(atomic_load(&m->fd));
 	free(m->dirty);
 	pthread_mutex_destroy(&m->lock);
 	free(m);
@@ -225,7 +225,7 @@ static void retire(mmapio_map *m)
 	}
 	m->mapped = 0;
 	if (m->own_fd)
-		close(atomic_load(&m->fd));
+		SYS(close)(atomic_load(&m->fd));
 	m->own_fd = false;
 	atomic_store(&m->fd, -1);
 	pthread_mutex_unlock(&m->lock);
@@ -253,7 +253,7 @@ static int open_common(mmapio_map **out, int fd, bool own, int mode,
 	mmapio_map *m = calloc(1, sizeof *m);
 	if (!m) {
 		if (own)
-			close(fd);
+			SYS(close)(fd);
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&m->lock, NULL);
@@ -268,7 +268,7 @@ static int open_common(mmapio_map **out, int fd, bool own, int mode,
 	if (rc == 0 && (o->flags & MMAPIO_F_NO_FD)) {
 		/* The descriptor served the setup only. */
 		if (own)
-			close(fd);
+			SYS(close)(fd);
 		m->own_fd = false;
 		atomic_store(&m->fd, -1);
 	}
@@ -303,7 +303,7 @@ int mmapio_open(mmapio_map **out, const char *path, int mode, const struct mmapi
 	int fl = (mode == MMAPIO_RDWR ? O_RDWR : O_RDONLY) | O_CLOEXEC;
 	if (o->flags & MMAPIO_F_CREATE)
 		fl |= O_CREAT;
-	int fd = open(path, fl, 0666);
+	int fd = SYS(open)(path, fl, 0666);
 	if (fd < 0)
 		return -errno;
 	return open_common(out, fd, true, mode, o);
@@ -318,7 +318,7 @@ int mmapio_open_fd(mmapio_map **out, int fd, int mode, const struct mmapio_opts 
 		return -EINVAL;
 	if (o->flags & MMAPIO_F_BORROW_FD)
 		return open_common(out, fd, false, mode, o);
-	int d = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	int d = SYS(fcntl)(fd, F_DUPFD_CLOEXEC, 0);
 	if (d < 0)
 		return -errno;
 	return open_common(out, d, true, mode, o);
@@ -365,7 +365,7 @@ int mmapio_resize(mmapio_map *m, uint64_t new_size)
 		/* Readers must stop at the new end before the pages vanish. */
 		atomic_store_explicit(&m->size, new_size, memory_order_release);
 	}
-	if (ftruncate(atomic_load(&m->fd), (off_t)new_size) < 0) {
+	if (SYS(ftruncate)(atomic_load(&m->fd), (off_t)new_size) < 0) {
 		rc = -errno;
 		atomic_store_explicit(&m->size, old, memory_order_release);
 	} else {

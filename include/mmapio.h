@@ -401,6 +401,27 @@ MMAPIO_API int mmapio_fault_sigaction(int sig, const struct sigaction *act,
 /* "x86_64-fixup" (no per-call cost) or "portable-sigsetjmp". */
 MMAPIO_API const char *mmapio_fault_method(void);
 
+#if defined(MMAPIO_EMBEDDED) || defined(MMAPIO_WANT_SYS)
+/*
+ * For a library that embeds libmmapio and interposes libc (the LD_PRELOAD
+ * shim): the calls through which libmmapio reaches the kernel, so that they
+ * never come back into the interposer's wrappers. Call before anything
+ * else; a NULL member keeps libc's. Not part of the shared library.
+ */
+#include <signal.h>
+struct mmapio_sys {
+	int (*open)(const char *, int, ...);
+	int (*close)(int);
+	ssize_t (*read)(int, void *, size_t);
+	ssize_t (*pread)(int, void *, size_t, off_t);
+	int (*fcntl)(int, int, ...);
+	int (*ftruncate)(int, off_t);
+	int (*sigaction)(int, const struct sigaction *, struct sigaction *);
+	int (*sigmask)(int, const sigset_t *, sigset_t *); /* pthread_sigmask */
+};
+__attribute__((visibility("hidden"))) void mmapio_embed_sys(const struct mmapio_sys *sys);
+#endif
+
 /* Human-readable message for a negative return value. */
 MMAPIO_API const char *mmapio_strerror(int err);
 

@@ -136,10 +136,8 @@ static void untrack_range(unsigned first, unsigned last)
 
 EXPORT int close_range(unsigned first, unsigned last, int flags)
 {
-	if (!REAL(close_range)) {
-		errno = ENOSYS;
+	if (MISSING(close_range))
 		return -1;
-	}
 	if (!(flags & CLOSE_RANGE_CLOEXEC) && first <= last)
 		untrack_range(first, last);
 	return real.close_range(first, last, flags);
@@ -147,13 +145,10 @@ EXPORT int close_range(unsigned first, unsigned last, int flags)
 
 EXPORT void closefrom(int low)
 {
-	static void (*real_closefrom)(int);
-	if (!real_closefrom)
-		real_closefrom = (void (*)(int))dlsym_next("closefrom");
 	if (low >= 0)
 		untrack_range((unsigned)low, ~0u);
-	if (real_closefrom)
-		real_closefrom(low);
+	if (REAL(closefrom))
+		real.closefrom(low);
 }
 
 static int track_dup(int oldfd, int newfd)

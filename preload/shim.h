@@ -116,12 +116,28 @@ struct real_fns {
 	int (*mlockall)(int);
 	int (*munlockall)(void);
 	int (*pthread_cancel)(pthread_t);
+	void (*closefrom)(int);
+	ssize_t (*sendmsg)(int, const void *, int);
+	int (*sendmmsg)(int, void *, unsigned, int);
+	void (*(*signal)(int, void (*)(int)))(int);
+	int (*pthread_sigmask)(int, const void *, void *);
+	int (*sigprocmask)(int, const void *, void *);
+	int (*fallocate)(int, int, off_t, off_t);
 };
 extern struct real_fns real;
 void shim_resolve(void);
-void *dlsym_next(const char *name);
-/* REAL(name): the real function, resolved on first use if init has not run. */
+/*
+ * The one way to the real functions. REAL(name): the next definition of
+ * name after the shim (libc's), all resolved at once in the constructor
+ * (shim_resolve), or on the spot by a call that comes before it. A symbol
+ * the libc lacks (close_range, closefrom, execveat, copy_file_range,
+ * preadv2 on an older glibc) stays NULL; only a program built against a
+ * newer libc can call the shim's wrapper then, and the wrapper answers as
+ * that libc's system call would where the kernel lacks it: -1 with ENOSYS
+ * (MISSING(name)), or nothing for a function that returns nothing.
+ */
 #define REAL(name) (likely(real.name != NULL) ? real.name : (shim_resolve(), real.name))
+#define MISSING(name) (REAL(name) == NULL && (errno = ENOSYS, true))
 
 /* ---- config.c ---- */
 enum shim_mode { MODE_NEVER, MODE_ALWAYS, MODE_AUTO };

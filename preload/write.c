@@ -431,11 +431,8 @@ EXPORT int fdatasync(int fd) { return shim_sync(fd, true); }
 /* fallocate can change the size (plain mode grows; COLLAPSE_RANGE shrinks). */
 EXPORT int fallocate(int fd, int mode, off_t off, off_t len)
 {
-	static int (*real_fn)(int, int, off_t, off_t);
-	if (!real_fn)
-		real_fn = (int (*)(int, int, off_t, off_t))dlsym_next("fallocate");
 	struct file *rf = resize_begin(fd_get(fd));
-	int r = real_fn(fd, mode, off, len);
+	int r = REAL(fallocate)(fd, mode, off, len);
 	resize_end(rf);
 	if (r == 0)
 		size_changed(fd);
