@@ -150,7 +150,7 @@ test-core: $(CORE_TESTS) $(PORT_TESTS)
 	tests/run-all.sh $(B) --core-only
 
 test-asan: setup
-	$(MAKE) B=build-asan OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
+	$(MAKE) B=build-asan OPT="-O1 -g -DMMAPIO_DEBUG -fsanitize=address,undefined -fno-omit-frame-pointer" \
 		LDLIBS="-pthread -ldl -fsanitize=address,undefined" all
 	ASAN_OPTIONS=handle_segv=0:handle_sigbus=0:detect_leaks=1 \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \

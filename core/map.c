@@ -28,6 +28,10 @@
 #define DEFAULT_RESERVE (1ULL << 30)
 #define RESERVE_ALIGN (2ULL << 20) /* so THP can line huge pages up with the file */
 
+#ifdef MMAPIO_DEBUG
+__thread const mmapio_map *mmapio__held;
+#endif
+
 uint64_t mmapio__now_ns(void)
 {
 	struct timespec ts;
@@ -85,6 +89,7 @@ static int unmap_tail(mmapio_map *m, uint64_t off, uint64_t len)
  */
 int mmapio__follow(mmapio_map *m, int fd, uint64_t new_size)
 {
+	MMAPIO_ASSERT(MAP_HELD(m));
 	uint64_t usable = new_size < m->reserve ? new_size : m->reserve;
 	uint64_t want = round_up(usable, m->pgsz);
 	if (want > m->reserve)
@@ -163,9 +168,9 @@ static int setup(mmapio_map *m, const struct mmapio_opts *o)
 	}
 	atomic_store(&m->dirty_hint, DIRTY_HINT_EMPTY);
 
-	pthread_mutex_lock(&m->lock);
+	map_lock(m);
 	int rc = mmapio__follow(m, fd, size);
-	pthread_mutex_unlock(&m->lock);
+	map_unlock(m);
 	return rc;
 }
 
@@ -214,7 +219,7 @@ static pthread_mutex_t quarantine_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void retire(mmapio_map *m)
 {
-	pthread_mutex_lock(&m->lock);
+	map_lock(m);
 	atomic_store(&m->size, 0);
 	atomic_store(&m->file_size, 0);
 	if (m->base && mmap(m->base, m->reserve, PROT_NONE,
@@ -228,7 +233,7 @@ static void retire(mmapio_map *m)
 		SYS(close)(atomic_load(&m->fd));
 	m->own_fd = false;
 	atomic_store(&m->fd, -1);
-	pthread_mutex_unlock(&m->lock);
+	map_unlock(m);
 
 	pthread_mutex_lock(&quarantine_lock);
 	unsigned i = quarantine_next++ % QUARANTINE;
@@ -340,9 +345,9 @@ int mmapio_rebind_fd(mmapio_map *m, int fd)
 {
 	if (!m || fd < 0 || m->own_fd || (m->flags & MMAPIO_F_NO_FD))
 		return -EINVAL;
-	pthread_mutex_lock(&m->lock);
+	map_lock(m);
 	atomic_store(&m->fd, fd);
-	pthread_mutex_unlock(&m->lock);
+	map_unlock(m);
 	return 0;
 }
 
@@ -358,7 +363,7 @@ int mmapio_resize(mmapio_map *m, uint64_t new_size)
 		return -EFBIG;
 	if (atomic_load(&m->fd) < 0)
 		return -EBADF; /* MMAPIO_F_NO_FD */
-	pthread_mutex_lock(&m->lock);
+	map_lock(m);
 	int rc = 0;
 	uint64_t old = atomic_load(&m->size);
 	if (new_size < old) {
@@ -371,7 +376,7 @@ int mmapio_resize(mmapio_map *m, uint64_t new_size)
 	} else {
 		rc = mmapio__follow(m, atomic_load(&m->fd), new_size);
 	}
-	pthread_mutex_unlock(&m->lock);
+	map_unlock(m);
 	return rc;
 }
 
@@ -382,13 +387,13 @@ int mmapio_refresh_fd(mmapio_map *m, int fd)
 		return -EINVAL;
 	if (fd < 0)
 		return -EBADF;
-	pthread_mutex_lock(&m->lock);
+	map_lock(m);
 	int rc = 0;
 	if (fstat(fd, &st) < 0)
 		rc = -errno;
 	else if ((uint64_t)st.st_size != atomic_load(&m->file_size))
 		rc = mmapio__follow(m, fd, (uint64_t)st.st_size);
-	pthread_mutex_unlock(&m->lock);
+	map_unlock(m);
 	return rc;
 }
 

@@ -68,6 +68,9 @@ extern "C" {
  * for the header: a program built against one header may run with a newer
  * shared library of the same MAJOR.
  */
+/* Largest single transfer, as the kernel's (MAX_RW_COUNT: INT_MAX & PAGE_MASK). */
+#define MMAPIO_MAX_RW 0x7ffff000UL
+
 #define MMAPIO_VERSION_MAJOR 0
 #define MMAPIO_VERSION_MINOR 1
 #define MMAPIO_VERSION_PATCH 0
@@ -191,7 +194,7 @@ MMAPIO_API int mmapio_huge_tier(const mmapio_map *m);	 /* enum mmapio_huge */
  *   pread for a page that keeps faulting, statvfs) through fd, a descriptor
  *   of the same file that the caller keeps open during the call, instead of
  *   the map's own (see MMAPIO_F_NO_FD).
- * Like read(2), a call longer than 0x7ffff000 bytes is cut to that length.
+ * Like read(2), a call longer than MMAPIO_MAX_RW bytes is cut to that length.
  * Errors: -EINVAL (off < 0, len > SSIZE_MAX, or off + len past INT64_MAX:
  *   what pread(2) answers for these),
  *   -EBADF (write on an RDONLY map), -EFAULT (buf is not valid memory),
@@ -251,7 +254,7 @@ static inline ssize_t mmapio__read_inline(mmapio_map *m, int fd, off_t off, void
 	 * the file, a range past the reservation, a negative off, which as
 	 * uint64_t is above any size, len 0, for which len - 1 wraps) is the
 	 * library's. */
-	if (__builtin_expect((uint64_t)off < size && len - 1 < 0x7ffff000u &&
+	if (__builtin_expect((uint64_t)off < size && len - 1 < MMAPIO_MAX_RW &&
 			     len <= size - (uint64_t)off, 1)) {
 		if (__builtin_expect(mmapio__copy(buf, h->base + off, len, (void **)0) == 0, 1)) {
 			if (__builtin_expect(((const unsigned char *)buf)[len - 1] != 0, 1))

@@ -30,6 +30,7 @@
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <fnmatch.h>
 #include <stdio.h>
 #include <string.h>
@@ -48,10 +49,7 @@
  * another program (fallocate -p), which the next read through the map
  * would fill: so they are mapped only with MMAPIO_TMPFS=1.
  */
-#define TMPFS_MAGIC 0x01021994
-#define HUGETLBFS_MAGIC 0x958458f6
-
-static bool is_memfs(long magic)
+bool policy_is_memfs(long magic)
 {
 	return (unsigned long)magic == TMPFS_MAGIC || (unsigned long)magic == HUGETLBFS_MAGIC;
 }
@@ -119,9 +117,9 @@ struct decision policy_decide(const struct shim_config *c, const struct file_fac
 		return verdict(V_KERNEL, "network file system (MMAPIO_NETFS=0)");
 	if (!f->selected)
 		return verdict(V_KERNEL, f->unselected_why);
-	if (is_memfs(f->fs_magic) && !c->tmpfs)
+	if (policy_is_memfs(f->fs_magic) && !c->tmpfs)
 		return verdict(V_KERNEL, "file system in memory (MMAPIO_TMPFS=0)");
-	if (f->sparse && is_memfs(f->fs_magic))
+	if (f->sparse && policy_is_memfs(f->fs_magic))
 		return verdict(V_KERNEL, "sparse file on tmpfs");
 	if (c->mode == MODE_NEVER)
 		return verdict(V_KERNEL, "MMAPIO_MODE=never");

@@ -21,7 +21,6 @@
 #include "iov.h"
 #include "shim.h"
 
-#define MAX_RW 0x7ffff000L
 
 static inline mmapio_map *map_of(struct ofd *o, int fd)
 {
@@ -94,7 +93,7 @@ static ssize_t map_preadv(struct ofd *o, int fd, const struct iovec *iov, int cn
 	mmapio_map *m = map_of(o, fd);
 	if (!m || off < 0 || !iov_load(iov, cnt, v, &total))
 		return -1;
-	if (total > MAX_RW)
+	if (total > MMAPIO_MAX_RW)
 		return -1;
 	struct sample s;
 	if (!sample_served_begin(o, fd, call_off, off, total, &s)) {
@@ -153,7 +152,7 @@ static int64_t claim(struct ofd *o, int fd, const void *buf, size_t len, int64_t
 		ok = false;
 	*serve = ok;
 	for (;;) {
-		uint64_t want = len > MAX_RW ? MAX_RW : len;
+		uint64_t want = len > MMAPIO_MAX_RW ? MMAPIO_MAX_RW : len;
 		if (ok) {
 			uint64_t size = mmapio_size(m);
 			if ((uint64_t)old >= size)

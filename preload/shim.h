@@ -349,6 +349,7 @@ struct file_facts;
 /* files.c: the table of files, their maps and descriptors, state changes */
 void files_lock(void);
 void files_unlock(void);
+bool files_held(void); /* this thread holds the files lock (always true without MMAPIO_DEBUG) */
 void files_init(void);
 struct file *files_find(struct file_key key);		/* under the lock */
 /* Track fd (a new description, or `pending`'s now decided) on the file
@@ -422,9 +423,20 @@ void kernel_offset_leave(struct ofd *o);
 void offset_adopt(struct ofd *o, int fd);
 bool offset_take(struct ofd *o, int fd); /* before the map serves o's first read()/write() */
 
-/* ---- write.c: size changes through the kernel exclude map writes ---- */
-struct file *resize_begin(struct ofd *o);
-void resize_end(struct file *f);
+/* ---- files.c: map writes and size changes through the kernel exclude each
+ * other on a file (the why is in files.c, above resize_begin) ---- */
+struct file *resize_begin(struct ofd *o); /* before a kernel call that may change the size */
+void resize_end(struct file *f);	  /* leaves errno alone */
+static inline bool map_write_begin(struct file *f)
+{
+	atomic_fetch_add(&f->map_writers, 1);
+	if (likely(atomic_load(&f->resizing) == 0))
+		return true;
+	atomic_fetch_sub(&f->map_writers, 1);
+	return false;
+}
+
+static inline void map_write_end(struct file *f) { atomic_fetch_sub(&f->map_writers, 1); }
 
 /* ---- policy.c ---- */
 struct file_facts {
@@ -447,6 +459,7 @@ struct file_facts {
 /* Pure: same inputs, same answer. Table-tested in tests/preload/test_policy.c. */
 struct decision policy_decide(const struct shim_config *c, const struct file_facts *f);
 int policy_advice(const struct file_facts *f); /* MMAPIO_ADV_* for a map, or -1 */
+bool policy_is_memfs(long fs_magic);	       /* tmpfs, hugetlbfs: a hole read through a map allocates */
 bool policy_selected(int fd, const char *path, const char **why);
 uint64_t policy_threads(void); /* live threads, re-read at most every 100 ms */
 
@@ -540,6 +553,18 @@ static inline void cancel_point(void)
 	if (unlikely(atomic_load_explicit(&cancel_seen, memory_order_relaxed)))
 		pthread_testcancel();
 }
+
+/*
+ * Preconditions as assertions in a debug build (-DMMAPIO_DEBUG: make
+ * test-asan, the stress suite's TSan build): "under the lock" is checked
+ * there. Elsewhere nothing: an assertion must never stop the host program.
+ */
+#ifdef MMAPIO_DEBUG
+#include <assert.h>
+#define SHIM_ASSERT(x) assert(x)
+#else
+#define SHIM_ASSERT(x) ((void)0)
+#endif
 
 /* Set while the shim runs its own slow paths: nested interposed calls pass through. */
 extern TLS int shim_busy;

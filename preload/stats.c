@@ -50,9 +50,21 @@ static pid_t owner; /* the process whose counters these are */
  * Registered before files.c's handlers: the prepare handlers run in the
  * reverse order, so the files lock is taken first, as everywhere else.
  */
+#ifdef MMAPIO_DEBUG
+static TLS bool rec_held; /* this thread holds rec_lock */
+#define REC_LOCK() (pthread_mutex_lock(&rec_lock), rec_held = true)
+#define REC_UNLOCK() (rec_held = false, pthread_mutex_unlock(&rec_lock))
+#else
+#define REC_LOCK() pthread_mutex_lock(&rec_lock)
+#define REC_UNLOCK() pthread_mutex_unlock(&rec_lock)
+#endif
+
 /* Under rec_lock. */
 static void zero_counts(void)
 {
+#ifdef MMAPIO_DEBUG
+	SHIM_ASSERT(rec_held);
+#endif
 	atomic_store(&totals.served, 0);
 	atomic_store(&totals.passthrough, 0);
 	atomic_store(&totals.bytes, 0);
@@ -61,13 +73,13 @@ static void zero_counts(void)
 		r->served = r->passthrough = r->bytes = r->flushed = r->sampled = r->missed = 0;
 }
 
-static void fork_prepare(void) { pthread_mutex_lock(&rec_lock); }
-static void fork_parent(void) { pthread_mutex_unlock(&rec_lock); }
+static void fork_prepare(void) { REC_LOCK(); }
+static void fork_parent(void) { REC_UNLOCK(); }
 static void fork_child(void)
 {
 	owner = getpid();
 	zero_counts();
-	pthread_mutex_unlock(&rec_lock);
+	REC_UNLOCK();
 }
 
 void stats_init(void)
@@ -102,6 +114,9 @@ static struct record *record_get(const char *path)
 /* Under rec_lock. The same decision again (another open of the file) is not news. */
 static void record_decision(struct record *r, const char *decision, const char *reason)
 {
+#ifdef MMAPIO_DEBUG
+	SHIM_ASSERT(rec_held);
+#endif
 	if (r->decisions && r->decision == decision && r->reason == reason)
 		return;
 	r->decision = decision;
@@ -116,11 +131,11 @@ void stats_record_decision(const char *path, const char *decision, const char *r
 {
 	if (!stats_on)
 		return;
-	pthread_mutex_lock(&rec_lock);
+	REC_LOCK();
 	struct record *r = record_get(path);
 	if (r)
 		record_decision(r, decision, reason);
-	pthread_mutex_unlock(&rec_lock);
+	REC_UNLOCK();
 }
 
 /* A description with no file (auto mode's pending ones, closed or at the
@@ -130,14 +145,14 @@ void stats_pending_closed(struct ofd *o)
 	uint64_t p = atomic_exchange(&o->st_pass, 0);
 	if (!stats_on || !p)
 		return;
-	pthread_mutex_lock(&rec_lock);
+	REC_LOCK();
 	struct record *r = record_get(o->path ? o->path : "?");
 	if (r) {
 		r->passthrough += p;
 		if (!r->decisions)
 			record_decision(r, "kernel", "auto: closed before it was decided");
 	}
-	pthread_mutex_unlock(&rec_lock);
+	REC_UNLOCK();
 }
 
 static const char *tier_name(int t)
@@ -201,9 +216,9 @@ void stats_file_closed(struct file *f)
 {
 	if (!stats_on)
 		return;
-	pthread_mutex_lock(&rec_lock);
+	REC_LOCK();
 	fold(f);
-	pthread_mutex_unlock(&rec_lock);
+	REC_UNLOCK();
 }
 
 /* A growable output buffer; the report is built in memory, written once. */
@@ -261,7 +276,7 @@ void stats_write(void)
 		return;
 	struct buf b = { 0 };
 	files_fold_all(stats_file_closed); /* lock order: files, then records */
-	pthread_mutex_lock(&rec_lock);
+	REC_LOCK();
 	uint64_t flushed = 0;
 	for (struct record *r = records; r; r = r->hh.next)
 		flushed += r->flushed;
@@ -305,7 +320,7 @@ void stats_write(void)
 		sep = ",";
 	}
 	put(&b, "]}\n");
-	pthread_mutex_unlock(&rec_lock);
+	REC_UNLOCK();
 	if (!b.p)
 		return;
 
@@ -329,7 +344,7 @@ void stats_write(void)
 
 void stats_reset(void)
 {
-	pthread_mutex_lock(&rec_lock);
+	REC_LOCK();
 	zero_counts();
-	pthread_mutex_unlock(&rec_lock);
+	REC_UNLOCK();
 }

@@ -24,48 +24,6 @@
 #include "iov.h"
 #include "shim.h"
 
-/*
- * Map writes and size changes must not overlap on one file. When the
- * kernel extends a file (a write past the end, ftruncate up, fallocate) it
- * zeroes the rest of the block that held the old end of file, under its
- * page lock, which a store through a map does not take. A map write into
- * that block, let through because the new size was already visible, can
- * be zeroed a moment later: measured, one 256-byte record in about sixty
- * runs lost with two threads appending through one descriptor. So each
- * file counts map writes in flight and size changes in flight, Dekker
- * style (sequentially consistent): a map write that sees a size change in
- * flight goes to the kernel; a size change waits for map writes in flight
- * to finish. Size changes by processes outside the shim are not covered.
- */
-static inline bool map_write_begin(struct file *f)
-{
-	atomic_fetch_add(&f->map_writers, 1);
-	if (likely(atomic_load(&f->resizing) == 0))
-		return true;
-	atomic_fetch_sub(&f->map_writers, 1);
-	return false;
-}
-
-static inline void map_write_end(struct file *f) { atomic_fetch_sub(&f->map_writers, 1); }
-
-/* Before a kernel call that may change the size of o's file. */
-struct file *resize_begin(struct ofd *o)
-{
-	struct file *f = o ? o->file : NULL;
-	if (!f || atomic_load(&f->state) != FILE_MAPPED || !f->writable)
-		return NULL;
-	atomic_fetch_add(&f->resizing, 1);
-	while (atomic_load(&f->map_writers))
-		sched_yield(); /* a map write is a copy of at most 2 GiB, usually tiny */
-	return f;
-}
-
-void resize_end(struct file *f) /* leaves errno alone */
-{
-	if (f)
-		atomic_fetch_sub(&f->resizing, 1);
-}
-
 static inline mmapio_map *writable_map(struct ofd *o, int fd)
 {
 	struct file *f = o->file;
@@ -112,7 +70,7 @@ static ssize_t map_pwrite(struct ofd *o, int fd, const void *buf, size_t len, of
 			  int64_t call_off)
 {
 	mmapio_map *m = writable_map(o, fd);
-	if (!m || off < 0 || len == 0 || len > 0x7ffff000UL)
+	if (!m || off < 0 || len == 0 || len > MMAPIO_MAX_RW)
 		return -1;
 	uint64_t size = mmapio_size(m);
 	if ((uint64_t)off > size || len > size - (uint64_t)off)
@@ -134,7 +92,7 @@ static ssize_t map_pwritev(struct ofd *o, int fd, const struct iovec *iov, int c
 	size_t total, done = 0;
 	mmapio_map *m = writable_map(o, fd);
 	if (!m || off < 0 || !iov_load(iov, cnt, v, &total) || total == 0 ||
-	    total > 0x7ffff000UL)
+	    total > MMAPIO_MAX_RW)
 		return -1;
 	uint64_t size = mmapio_size(m);
 	if ((uint64_t)off > size || total > size - (uint64_t)off ||
@@ -222,7 +180,7 @@ static ssize_t kernel_write(struct ofd *o, int fd, const void *buf, const struct
 static ssize_t shim_write(struct ofd *o, int fd, const void *buf, const struct iovec *iov,
 			  int cnt, size_t len)
 {
-	if (!offset_take(o, fd) || len > 0x7ffff000UL)
+	if (!offset_take(o, fd) || len > MMAPIO_MAX_RW)
 		return kernel_write(o, fd, buf, iov, cnt, len);
 	int64_t old = atomic_load_explicit(&o->off, memory_order_relaxed);
 	do {

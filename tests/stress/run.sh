@@ -492,7 +492,7 @@ tsan_build() {
 	tsan_lib=$(gcc -print-file-name=libtsan.so)
 	[ -e "$tsan_lib" ] || { echo "no libtsan.so for gcc"; return 1; }
 	mkdir -p "$TSAN_DIR/obj" "$TSAN_DIR/tests/stress"
-	local src objs=() flags=(-std=gnu11 -D_GNU_SOURCE -Iinclude -DMMAPIO_EMBEDDED -fPIC
+	local src objs=() flags=(-std=gnu11 -D_GNU_SOURCE -DMMAPIO_DEBUG -Iinclude -DMMAPIO_EMBEDDED -fPIC
 		-fvisibility=hidden -fsanitize=thread -O1 -g -pthread -w)
 	(
 		cd "$ROOT" || exit 1
