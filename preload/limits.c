@@ -48,22 +48,6 @@ void limits_read(void)
 	atomic_store(&limit_as, read_limit(RLIMIT_AS));
 }
 
-/* Address space in use by the process (/proc/self/statm: pages). */
-static uint64_t vm_size(void)
-{
-	char buf[128];
-	int fd = REAL(open)("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return UINT64_MAX;
-	ssize_t n = REAL(read)(fd, buf, sizeof buf - 1);
-	REAL(close)(fd);
-	if (n <= 0)
-		return UINT64_MAX;
-	buf[n] = 0;
-	unsigned long long pages = 0;
-	return sscanf(buf, "%llu", &pages) == 1 ? pages * PAGE : UINT64_MAX;
-}
-
 /*
  * The reservation for a map of fd's file: MMAPIO_RESERVE (0: the core's
  * default) without an address-space limit; else just the file, or
@@ -82,7 +66,7 @@ uint64_t limits_reserve(int fd)
 	uint64_t want = ((size + (2ull << 20) - 1) & ~((2ull << 20) - 1)) + (2ull << 20);
 	if (cfg.reserve && cfg.reserve < want)
 		want = cfg.reserve;
-	uint64_t used = vm_size();
+	uint64_t used = proc_vm_size();
 	if (used == UINT64_MAX || used >= as || want > (as - used) / 4)
 		return UINT64_MAX;
 	return want;

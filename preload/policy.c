@@ -208,37 +208,3 @@ bool policy_selected(int fd, const char *path, const char **why)
 	}
 	return true;
 }
-
-/*
- * Live threads: field 20 of /proc/self/stat. Read at most every 100 ms,
- * and only when a file is being decided, never on a read or write. The
- * descriptor is open for the length of one read(2).
- */
-uint64_t policy_threads(void)
-{
-	static _Atomic uint64_t cached, when_ns;
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-	if (atomic_load(&cached) && now - atomic_load(&when_ns) < 100000000u)
-		return atomic_load(&cached);
-	char buf[1024];
-	uint64_t threads = 1;
-	int fd = REAL(open)("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		ssize_t n = REAL(read)(fd, buf, sizeof buf - 1);
-		REAL(close)(fd);
-		if (n > 0) {
-			buf[n] = 0;
-			/* comm may hold spaces and parentheses: fields start after the last ')'. */
-			char *p = strrchr(buf, ')');
-			for (int field = 2; p && field < 20; field++)
-				p = strchr(p + 1, ' ');
-			if (p)
-				threads = strtoull(p + 1, NULL, 10);
-		}
-	}
-	atomic_store(&cached, threads ? threads : 1);
-	atomic_store(&when_ns, now);
-	return threads;
-}

@@ -10,6 +10,7 @@
  *   decide.c     the first decision on a descriptor (auto mode's lazy one)
  *   files.c      one entry per file (dev, ino): its map, descriptors, state
  *   policy.c     which files are mapped, and why (tests/unit/test_policy.c)
+ *   procfs.c     what the shim reads from /proc and /sys (threads, vm size)
  *   pattern.c    the calls the kernel serves on tracked files
  *   sample.c     watching files by sampling their calls; windows
  *   residency.c  is a range in the page cache (cachestat, major faults)
@@ -19,6 +20,7 @@
  *   read.c       read family;  write.c  write family, ftruncate, fsync
  *   iov.h        reading a caller's iovec array safely
  *   cache.c      posix_fadvise: the page cache as without the shim
+ *   limits.c     resource limits (RLIMIT_FSIZE, RLIMIT_AS, mlockall)
  *   coherence.c  size changes published between shim instances
  *   procs.c      fork, vfork, exec, posix_spawn, system, popen, fdopen,
  *                sendfile, splice, copy_file_range, SCM_RIGHTS
@@ -461,7 +463,11 @@ struct decision policy_decide(const struct shim_config *c, const struct file_fac
 int policy_advice(const struct file_facts *f); /* MMAPIO_ADV_* for a map, or -1 */
 bool policy_is_memfs(long fs_magic);	       /* tmpfs, hugetlbfs: a hole read through a map allocates */
 bool policy_selected(int fd, const char *path, const char **why);
-uint64_t policy_threads(void); /* live threads, re-read at most every 100 ms */
+
+/* ---- procfs.c: small files of /proc and /sys ---- */
+bool proc_read_file(const char *path, char *buf, size_t cap); /* whole, NUL-terminated */
+uint64_t proc_threads(void);  /* live threads, re-read at most every 100 ms */
+uint64_t proc_vm_size(void);  /* address space in use, UINT64_MAX unknown */
 
 /* ---- pattern.c ---- */
 /* Before a call the kernel serves on a tracked description: its pattern
