@@ -194,10 +194,15 @@ static ssize_t kernel_read(struct ofd *o, int fd, void *buf, size_t len)
 		count_pass(o);
 		return REAL(read)(fd, buf, len);
 	}
-	if (offset_take(o, fd) || !kernel_offset_enter(o))
+	if (offset_take(o, fd))
 		return shim_read(o, fd, buf, len); /* it shadows its offset now */
-	count_pass(o);
+	/* Before entering: a sample may decide on the file, which takes the
+	 * files lock, and an adoption holding that lock waits for the calls
+	 * counted in kernel_users to leave (offset.c). */
 	pattern_before(o, fd, -1, kernel_offset(o), len);
+	if (!kernel_offset_enter(o))
+		return shim_read(o, fd, buf, len);
+	count_pass(o);
 	ssize_t n = REAL(read)(fd, buf, len);
 	int64_t end = -1;
 	if (!atomic_load(&o->noshadow) && n >= 0)
@@ -345,13 +350,16 @@ static ssize_t kernel_preadv(struct ofd *o, int fd, const struct iovec *iov, int
 
 static ssize_t shim_readv(struct ofd *o, int fd, const struct iovec *iov, int cnt)
 {
-	if (!offset_take(o, fd) && kernel_offset_enter(o)) {
-		count_pass(o);
-		struct iovec v[SHIM_IOV_MAX];
-		size_t total = 0;
+	struct iovec v[SHIM_IOV_MAX];
+	size_t total = 0;
+	bool kernel = !offset_take(o, fd);
+	if (kernel) {
 		if (!iov_load(iov, cnt, v, &total))
 			total = 0;
-		pattern_before(o, fd, -1, kernel_offset(o), total);
+		pattern_before(o, fd, -1, kernel_offset(o), total); /* before entering: see kernel_read */
+	}
+	if (kernel && kernel_offset_enter(o)) {
+		count_pass(o);
 		ssize_t n = REAL(readv)(fd, iov, cnt);
 		int64_t end = -1;
 		if (!atomic_load(&o->noshadow) && n >= 0)
@@ -360,8 +368,6 @@ static ssize_t shim_readv(struct ofd *o, int fd, const struct iovec *iov, int cn
 		pattern_observe(o, fd, total, n, end);
 		return n;
 	}
-	struct iovec v[SHIM_IOV_MAX];
-	size_t total;
 	if (!iov_load(iov, cnt, v, &total)) {
 		offset_sync(o, fd);
 		count_pass(o);

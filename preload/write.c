@@ -150,9 +150,9 @@ static ssize_t kernel_write(struct ofd *o, int fd, const void *buf, const struct
 {
 	count_pass(o);
 	/* Not shadowed: keep an adoption of the offset from overlapping us. */
+	pattern_before(o, fd, -1, -1, len); /* before entering: see read.c, kernel_read */
 	bool guarded = !atomic_load(&o->shadow) && kernel_offset_enter(o);
 	offset_sync(o, fd);
-	pattern_before(o, fd, -1, -1, len);
 	struct file *rf = resize_begin(o);
 	ssize_t n = iov ? REAL(writev)(fd, iov, cnt) : REAL(write)(fd, buf, len);
 	int e = errno;
