@@ -217,9 +217,23 @@ static mmapio_map *quarantine[QUARANTINE];
 static unsigned quarantine_next;
 static pthread_mutex_t quarantine_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/*
+ * Keep only the first `keep` bytes of the reservation (page-rounded, at
+ * least a page): the rest goes back to the process. Under lock; nothing
+ * past `keep` may be mapped or readable (size <= keep).
+ */
+static void trim_locked(mmapio_map *m, uint64_t keep)
+{
+	MMAPIO_ASSERT(MAP_HELD(m));
+	keep = round_up(keep ? keep : 1, m->pgsz);
+	if (m->base && keep < m->reserve && munmap(m->base + keep, m->reserve - keep) == 0)
+		m->reserve = keep;
+}
+
 static void retire(mmapio_map *m)
 {
 	map_lock(m);
+	uint64_t was = m->mapped;
 	atomic_store(&m->size, 0);
 	atomic_store(&m->file_size, 0);
 	if (m->base && mmap(m->base, m->reserve, PROT_NONE,
@@ -228,6 +242,9 @@ static void retire(mmapio_map *m)
 		munmap(m->base, m->reserve); /* cannot keep it reserved: release */
 		m->base = NULL;
 	}
+	/* A reader racing the close touches at most what was mapped: the
+	 * reservation past it goes back now, not after 64 more closes. */
+	trim_locked(m, was);
 	m->mapped = 0;
 	if (m->own_fd)
 		SYS(close)(atomic_load(&m->fd));
@@ -378,6 +395,16 @@ int mmapio_resize(mmapio_map *m, uint64_t new_size)
 	}
 	map_unlock(m);
 	return rc;
+}
+
+int mmapio_trim_reserve(mmapio_map *m)
+{
+	if (!m)
+		return -EINVAL;
+	map_lock(m);
+	trim_locked(m, m->mapped);
+	map_unlock(m);
+	return 0;
 }
 
 int mmapio_refresh_fd(mmapio_map *m, int fd)

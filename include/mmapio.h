@@ -313,6 +313,13 @@ MMAPIO_API int mmapio_refresh(mmapio_map *m);
  * open during the call (new pages are mapped through it: a writable map
  * needs a descriptor open for writing). */
 MMAPIO_API int mmapio_refresh_fd(mmapio_map *m, int fd);
+/*
+ * Give back the address space reserved past the part of the file mapped
+ * now: growth past it is then -EFBIG (pread(2) answers such a call). For a
+ * process whose address space became scarce, such as one that lowered its
+ * RLIMIT_AS. MT-safe.
+ */
+MMAPIO_API int mmapio_trim_reserve(mmapio_map *m);
 
 /*
  * Flushing (RDWR maps; a no-op returning 0 on RDONLY and COW, which accept

@@ -654,6 +654,15 @@ void files_retire_all(const char *reason)
 	files_unlock();
 }
 
+void files_trim_all(void)
+{
+	files_lock();
+	for (struct file *f = table; f; f = f->hh.next)
+		if (f->map)
+			mmapio_trim_reserve(f->map);
+	files_unlock();
+}
+
 void files_before_seal(struct ofd *o, long seals)
 {
 	struct file *f = o->file;

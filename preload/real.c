@@ -32,7 +32,7 @@ static const struct entry entries[] = {
 	E(execvpe), E(fexecve), E(execveat), E(posix_spawn), E(posix_spawnp), E(system),
 	E(popen), E(fdopen), E(sendfile), E(splice), E(copy_file_range), E(sigaction),
 	E(posix_fadvise), E(lockf), E(ioctl), E(setrlimit), E(setrlimit64), E(prlimit), E(prlimit64), E(mlockall), E(munlockall),
-	E(pthread_cancel), E(closefrom), E(sendmsg), E(sendmmsg), E(signal), E(pthread_sigmask),
+	E(pthread_cancel), E(ulimit), E(closefrom), E(sendmsg), E(sendmmsg), E(signal), E(pthread_sigmask),
 	E(sigprocmask), E(fallocate),
 	/* read and open last: the checks in REAL() look at the first member used */
 	E(read), E(open),

@@ -118,6 +118,7 @@ struct real_fns {
 	int (*mlockall)(int);
 	int (*munlockall)(void);
 	int (*pthread_cancel)(pthread_t);
+	long (*ulimit)(int, ...);
 	void (*closefrom)(int);
 	ssize_t (*sendmsg)(int, const void *, int);
 	int (*sendmmsg)(int, void *, unsigned, int);
@@ -375,6 +376,8 @@ void files_follow_other(struct file *f, int fd);
 void files_fold_all(void (*fn)(struct file *)); /* for stats, under the files lock */
 /* Every map goes and its file to the kernel, for good (mlockall). */
 void files_retire_all(const char *reason);
+/* Every map gives back the address space it reserved past its file (RLIMIT_AS). */
+void files_trim_all(void);
 /* F_ADD_SEALS is coming: a writable map would make F_SEAL_WRITE fail (EBUSY). */
 void files_before_seal(struct ofd *o, long seals);
 /* The map of o's file lets go of its pages in [off, off + len) (cache.c). */
@@ -397,6 +400,7 @@ uint64_t residency_majflt(void);			   /* this thread's major faults */
 extern _Atomic uint64_t limit_fsize;  /* RLIMIT_FSIZE, UINT64_MAX: none */
 extern _Atomic bool limit_no_maps;    /* mlockall(MCL_FUTURE) holds */
 void limits_read(void);
+void limits_read_fsize(void);
 uint64_t limits_reserve(int fd); /* a map's reservation; UINT64_MAX: do not map */
 /* May a write of len bytes at off go into the map, as far as RLIMIT_FSIZE goes? */
 static inline bool limits_write_ok(uint64_t off, size_t len)
@@ -416,6 +420,7 @@ static inline int64_t kernel_offset(struct ofd *o)
 }
 void offset_sync(struct ofd *o, int fd);     /* kernel offset := shadow */
 void offset_unshadow(struct ofd *o, int fd); /* sync, then let the kernel own it */
+void offset_adopt_kernel(struct ofd *o, int fd); /* the kernel moved it (RWF_APPEND) */
 void offset_sync_all(bool unshadow_inheritable);
 off_t shim_lseek(struct ofd *o, int fd, off_t off, int whence);
 /* Around a call that uses the kernel's offset on a non-shadowed description:

@@ -75,11 +75,12 @@ static ssize_t map_pwrite(struct ofd *o, int fd, const void *buf, size_t len, of
 	uint64_t size = mmapio_size(m);
 	if ((uint64_t)off > size || len > size - (uint64_t)off)
 		return -1; /* extends the file: not a sample of the map's writes */
-	if (!limits_write_ok((uint64_t)off, len))
-		return -1; /* the kernel's EFBIG, SIGXFSZ or short write */
 	struct sample s;
 	ssize_t n = -1;
-	if (sample_served_begin(o, fd, call_off, off, len, &s))
+	bool go = sample_served_begin(o, fd, call_off, off, len, &s);
+	if (s.active) /* a limit lowered behind our back counts from here (limits.c) */
+		limits_read_fsize();
+	if (go && limits_write_ok((uint64_t)off, len)) /* else the kernel's EFBIG, SIGXFSZ, cut */
 		n = map_copy_in(o, fd, m, buf, len, off);
 	sample_served_end(o, fd, &s);
 	return n;
@@ -296,7 +297,9 @@ EXPORT ssize_t pwritev2(int fd, const struct iovec *iov, int cnt, off_t off, int
 		ssize_t n = REAL(pwritev2)(fd, iov, cnt, off, flags);
 		int e = errno;
 		resize_end(rf);
-		if (n > 0 && atomic_load(&o->shadow))
+		if (n > 0 && (flags & RWF_APPEND))
+			offset_adopt_kernel(o, fd); /* the kernel moved it to the new end */
+		else if (n > 0 && !atomic_load(&o->noshadow))
 			atomic_fetch_add(&o->off, n);
 		after_kernel_write(o, fd, n, -1);
 		errno = e;
