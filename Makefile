@@ -30,7 +30,10 @@ CC      ?= gcc
 OPT     ?= -O2 -g
 CFLAGS  ?= $(OPT)
 WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter
-BASE     = -std=gnu11 $(WARN) -Iinclude -Icore -pthread $(CPPFLAGS)
+# No -Icore, no -Ipreload: each directory includes its own headers ("x.h"
+# from beside the source), so the shim cannot reach the core's internals and
+# the core cannot see the shim: the layering is the compiler's to enforce.
+BASE     = -std=gnu11 $(WARN) -Iinclude -pthread $(CPPFLAGS)
 LDLIBS   = -pthread -ldl
 # Per-target header dependencies, written by the compiler next to each output
 # (-MP: a deleted header is not an error), read back at the end of this file.
@@ -76,9 +79,10 @@ $(B)/obj-portable/%.o: %.c $(B)/obj-portable/%.d
 	@mkdir -p $(@D)
 	$(CC) $(BASE) $(CFLAGS) $(DEPFLAGS) -DMMAPIO_FAULT_PORTABLE -fPIC -fvisibility=hidden -c $< -o $@
 # The shim embeds the core with its API hidden: it exports only interposed names.
+# (The core's tests see its test seams, core/testing.h: -Icore there only.)
 $(B)/obj-pre/%.o: %.c $(B)/obj-pre/%.d
 	@mkdir -p $(@D)
-	$(CC) $(BASE) $(CFLAGS) $(DEPFLAGS) -DMMAPIO_EMBEDDED -Ipreload -fPIC -fvisibility=hidden -c $< -o $@
+	$(CC) $(BASE) $(CFLAGS) $(DEPFLAGS) -DMMAPIO_EMBEDDED -fPIC -fvisibility=hidden -c $< -o $@
 $(B)/obj-pre/%.o: %.S $(B)/obj-pre/%.d
 	@mkdir -p $(@D)
 	$(CC) $(BASE) $(CFLAGS) $(DEPFLAGS) -DMMAPIO_EMBEDDED -fPIC -c $< -o $@
@@ -95,10 +99,10 @@ $(B)/libmmapio_preload.so: $(PRE_O)
 # Programs built from one source: the dependency file is OUTPUT.d.
 $(B)/tests/%: tests/core/%.c $(B)/libmmapio.a $(B)/tests/%.d
 	@mkdir -p $(@D)
-	$(CC) $(BASE) $(DEPFLAGS) -MF $@.d -O1 -g $< $(B)/libmmapio.a -lcmocka $(LDLIBS) -o $@
+	$(CC) $(BASE) -Icore $(DEPFLAGS) -MF $@.d -O1 -g $< $(B)/libmmapio.a -lcmocka $(LDLIBS) -o $@
 $(B)/tests/%.portable: tests/core/%.c $(B)/libmmapio-portable.a $(B)/tests/%.portable.d
 	@mkdir -p $(@D)
-	$(CC) $(BASE) $(DEPFLAGS) -MF $@.d -DMMAPIO_FAULT_PORTABLE -O1 -g $< $(B)/libmmapio-portable.a -lcmocka $(LDLIBS) -o $@
+	$(CC) $(BASE) -Icore $(DEPFLAGS) -MF $@.d -DMMAPIO_FAULT_PORTABLE -O1 -g $< $(B)/libmmapio-portable.a -lcmocka $(LDLIBS) -o $@
 $(B)/tests/preload/%: tests/preload/%.c $(B)/tests/preload/%.d
 	@mkdir -p $(@D)
 	$(CC) -std=gnu11 -Wall -Wextra -pthread $(DEPFLAGS) -MF $@.d -O0 -g $< -o $@ -lm
@@ -146,7 +150,7 @@ test-core: $(CORE_TESTS) $(PORT_TESTS)
 	tests/run-all.sh $(B) --core-only
 
 test-asan: setup
-	$(MAKE) B=build-asan OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
+	$(MAKE) B=build-asan OPT="-O1 -g -DMMAPIO_DEBUG -fsanitize=address,undefined -fno-omit-frame-pointer" \
 		LDLIBS="-pthread -ldl -fsanitize=address,undefined" all
 	ASAN_OPTIONS=handle_segv=0:handle_sigbus=0:detect_leaks=1 \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \

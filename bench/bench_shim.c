@@ -113,9 +113,9 @@ static const char *const arm_key[NARMS] = { "baseline", "never", "always", "auto
 static const char *const arm_mode[NARMS] = { NULL, "never", "always", "auto", NULL };
 #define B(a) (1u << (a))
 
-enum wl { WL_PREAD, WL_READSEQ, WL_DEVZERO, WL_SMALL, WL_BIGSEQ, WL_BIGOPEN, NWL };
+enum wl { WL_PREAD, WL_READSEQ, WL_DEVZERO, WL_SMALL, WL_BIGSEQ, WL_BIGOPEN, WL_PCANCEL, NWL };
 static const char *const wl_name[NWL] = { "pread", "readseq", "devzero", "smallfiles",
-					  "bigseq", "bigopen" };
+					  "bigseq", "bigopen", "pcancel" };
 
 struct row {
 	int table; /* 1: shim against kernel and raw map, 2: MMAPIO_MODE side by side */
@@ -147,6 +147,10 @@ static const struct row rows[] = {
 	  B(A_ALWAYS), 0, "ns/op", 1 },
 	{ 1, "shim.pread_4k_2t", "pread 4 KiB random, 2 threads", WL_PREAD, 4096, 2, T1_ARMS, 0, 1,
 	  B(A_ALWAYS), 0, "ns/op", 1 },
+	/* After one pthread_cancel, every served call checks for a pending
+	 * cancellation (pthread_testcancel): its price next to shim.pread_64. */
+	{ 1, "shim.pread_64_cancel", "pread 64 B random, after a pthread_cancel", WL_PCANCEL, 64, 1,
+	  T1_ARMS, 0, 1, B(A_ALWAYS), 0, "ns/op", 1 },
 	{ 1, "shim.devzero", "pread 1 B /dev/zero (untracked fd)", WL_DEVZERO, 1, 1,
 	  B(A_BASE) | B(A_ALWAYS), 0, 0, 0, B(A_ALWAYS), "ns/op", 1 },
 	{ 2, "mode.small_1t", "(a) 2000 small files, 1 thread", WL_SMALL, 65536, 1, T2_ARMS, 0, 0,
@@ -408,7 +412,8 @@ static void loop_bigopen(struct worker *w, uint64_t budget)
 static void run_loop(struct worker *w, uint64_t budget)
 {
 	switch (w->c->wl) {
-	case WL_PREAD: loop_pread(w, budget); break;
+	case WL_PREAD:
+	case WL_PCANCEL: loop_pread(w, budget); break;
 	case WL_READSEQ: loop_readseq(w, budget); break;
 	case WL_DEVZERO: loop_devzero(w, budget); break;
 	case WL_SMALL: loop_small(w, budget); break;
@@ -452,6 +457,23 @@ static int warm_file(struct cx *c, unsigned char *buf)
 		sink += buf[want - 1];
 	}
 	return sink ? 0 : -1; /* the data is non-zero */
+}
+
+static void *wait_forever(void *arg)
+{
+	(void)arg;
+	for (;;)
+		pause(); /* a cancellation point */
+	return NULL;
+}
+
+/* A program that has cancelled a thread once: what cancellation points cost after. */
+static int cancel_once(void)
+{
+	pthread_t t;
+	if (pthread_create(&t, NULL, wait_forever, NULL) != 0 || pthread_cancel(t) != 0)
+		return -1;
+	return pthread_join(t, NULL);
 }
 
 /* argv: exe --child WORKLOAD sys|mmap|sysdep|mmapdep PATH LEN THREADS BUDGET_NS NFILES SLICES */
@@ -532,7 +554,9 @@ static int child_main(int argc, char **argv)
 		/* The same seeds in every arm: the arms draw the same offsets. */
 		bench_rng_seed(&w[i].rng, SEED + (uint64_t)i * 7919);
 	}
-	if ((wl == WL_PREAD || wl == WL_READSEQ) && warm_file(&c, w[0].buf) != 0)
+	if ((wl == WL_PREAD || wl == WL_PCANCEL || wl == WL_READSEQ) && warm_file(&c, w[0].buf) != 0)
+		return 2;
+	if (wl == WL_PCANCEL && cancel_once() != 0)
 		return 2;
 
 	if (c.threads == 1) {
@@ -1147,7 +1171,8 @@ static int make_test_files(const struct run *run)
 	int need_big = 0, need_small = 0;
 	for (int i = 0; i < run->nsel; i++) {
 		int wl = rows[run->sel[i]].wl;
-		need_big |= wl == WL_PREAD || wl == WL_READSEQ || wl == WL_BIGSEQ || wl == WL_BIGOPEN;
+		need_big |= wl == WL_PREAD || wl == WL_PCANCEL || wl == WL_READSEQ ||
+			    wl == WL_BIGSEQ || wl == WL_BIGOPEN;
 		need_small |= wl == WL_SMALL;
 	}
 	if (need_big) {

@@ -52,6 +52,7 @@ static bool is_access(int advice)
 
 int mmapio__access_apply(mmapio_map *m, void *addr, size_t len)
 {
+	MMAPIO_ASSERT(MAP_HELD(m));
 	int a = atomic_load(&m->access);
 	if (a == MMAPIO_ADV_NORMAL)
 		return 0; /* what a new mapping has */
@@ -62,12 +63,12 @@ int mmapio_set_access(mmapio_map *m, int advice)
 {
 	if (!m || !is_access(advice))
 		return -EINVAL;
-	pthread_mutex_lock(&m->lock);
+	map_lock(m);
 	int rc = 0;
 	atomic_store(&m->access, advice);
 	if (m->mapped && madvise(m->base, m->mapped, advice_map[advice]) < 0)
 		rc = -errno;
-	pthread_mutex_unlock(&m->lock);
+	map_unlock(m);
 	return rc;
 }
 

@@ -56,14 +56,10 @@ static _Atomic int installed;
 
 static int sig_index(int sig) { return sig == SIGBUS ? 0 : sig == SIGSEGV ? 1 : -1; }
 
+/* The shim interposes sigaction(): the kernel's, through sys.c. */
 static int real_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
-	/* The shim interposes sigaction(); the core must reach the kernel's. */
-	extern int __sigaction(int, const struct sigaction *, struct sigaction *)
-		__attribute__((weak));
-	if (__sigaction)
-		return __sigaction(sig, act, old);
-	return sigaction(sig, act, old);
+	return SYS(sigaction)(sig, act, old);
 }
 
 /*
@@ -106,12 +102,12 @@ static void forward(int sig, siginfo_t *si, void *uc)
 	sigset_t mask = a.sa_mask, old;
 	if (!(a.sa_flags & SA_NODEFER))
 		sigaddset(&mask, sig);
-	pthread_sigmask(SIG_BLOCK, &mask, &old);
+	SYS(sigmask)(SIG_BLOCK, &mask, &old);
 	if (a.sa_flags & SA_SIGINFO)
 		a.sa_sigaction(sig, si, uc);
 	else
 		a.sa_handler(sig);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	SYS(sigmask)(SIG_SETMASK, &old, NULL);
 }
 
 #if FAULT_FIXUP

@@ -69,10 +69,10 @@ static void start_locked(void)
 		return;
 	/* The thread must not take the program's signals. */
 	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
+	SYS(sigmask)(SIG_SETMASK, &all, &old);
 	if (pthread_create(&fl_thread, NULL, flusher_main, NULL) == 0)
 		fl_running = true;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	SYS(sigmask)(SIG_SETMASK, &old, NULL);
 }
 
 /* Tell the thread to exit and join it. Takes and returns with fl_lock held. */

@@ -29,11 +29,11 @@
 static bool thp_disabled(const char *path)
 {
 	char buf[128];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = SYS(open)(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return true;
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	close(fd);
+	ssize_t n = SYS(read)(fd, buf, sizeof buf - 1);
+	SYS(close)(fd);
 	if (n <= 0)
 		return true;
 	buf[n] = 0;

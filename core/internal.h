@@ -6,18 +6,18 @@
 #ifndef MMAPIO_INTERNAL_H
 #define MMAPIO_INTERNAL_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #define MMAPIO_NO_INLINE /* the library defines the out-of-line mmapio_read() */
+#define MMAPIO_WANT_SYS
 #include "mmapio.h"
 
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
-/* Largest single transfer, as the kernel's MAX_RW_COUNT (INT_MAX & PAGE_MASK). */
-#define MMAPIO_MAX_RW 0x7ffff000UL
 
 /* An empty dirty-range hint: low word index above the high one. */
 #define DIRTY_HINT_EMPTY ((uint64_t)UINT32_MAX)
@@ -107,6 +107,39 @@ int mmapio__access_apply(mmapio_map *m, void *addr, size_t len);
 /* Tier the file allows; sysfs is read only when want_thp. */
 int mmapio__huge_probe(int fd, size_t *pgsz, bool want_thp);
 int mmapio__huge_apply(mmapio_map *m, void *addr, size_t len);
+
+/* sys.c: every call that may be interposed goes through here (SYS(pread)...). */
+extern struct mmapio_sys mmapio__sys;
+#define SYS(name) (mmapio__sys.name)
+
+/*
+ * Preconditions as assertions in a debug build (-DMMAPIO_DEBUG: make
+ * test-asan and the stress suite's TSan build): "caller holds m->lock" is
+ * checked there, not only said. Elsewhere they are nothing: an assertion
+ * must never stop a program the library runs in.
+ */
+#ifdef MMAPIO_DEBUG
+#include <assert.h>
+#define MMAPIO_ASSERT(x) assert(x)
+extern __thread const mmapio_map *mmapio__held; /* the map whose lock this thread holds */
+#define MAP_HELD(m) (mmapio__held == (m))
+#else
+#define MMAPIO_ASSERT(x) ((void)0)
+#endif
+static inline void map_lock(mmapio_map *m)
+{
+	pthread_mutex_lock(&m->lock);
+#ifdef MMAPIO_DEBUG
+	mmapio__held = m;
+#endif
+}
+static inline void map_unlock(mmapio_map *m)
+{
+#ifdef MMAPIO_DEBUG
+	mmapio__held = NULL;
+#endif
+	pthread_mutex_unlock(&m->lock);
+}
 
 /* util */
 uint64_t mmapio__now_ns(void);

@@ -161,7 +161,7 @@ static ssize_t kernel_answer(mmapio_map *m, int fd, off_t off, void *buf, size_t
 		return -EIO;
 	if (fd < 0)
 		return -ESTALE;
-	ssize_t r = pread(fd, buf, len, off);
+	ssize_t r = SYS(pread)(fd, buf, len, off);
 	return r < 0 ? -errno : r;
 }
 

@@ -28,6 +28,10 @@
 #define DEFAULT_RESERVE (1ULL << 30)
 #define RESERVE_ALIGN (2ULL << 20) /* so THP can line huge pages up with the file */
 
+#ifdef MMAPIO_DEBUG
+__thread const mmapio_map *mmapio__held;
+#endif
+
 uint64_t mmapio__now_ns(void)
 {
 	struct timespec ts;
@@ -85,6 +89,7 @@ static int unmap_tail(mmapio_map *m, uint64_t off, uint64_t len)
  */
 int mmapio__follow(mmapio_map *m, int fd, uint64_t new_size)
 {
+	MMAPIO_ASSERT(MAP_HELD(m));
 	uint64_t usable = new_size < m->reserve ? new_size : m->reserve;
 	uint64_t want = round_up(usable, m->pgsz);
 	if (want > m->reserve)
@@ -130,7 +135,7 @@ static int setup(mmapio_map *m, const struct mmapio_opts *o)
 	if (!S_ISREG(st.st_mode))
 		return -ENODEV;
 	/* A file opened without read access cannot be mapped at all. */
-	int fl = fcntl(fd, F_GETFL);
+	int fl = SYS(fcntl)(fd, F_GETFL);
 	if (fl < 0)
 		return -errno;
 	if ((fl & O_ACCMODE) == O_WRONLY)
@@ -163,9 +168,9 @@ static int setup(mmapio_map *m, const struct mmapio_opts *o)
 	}
 	atomic_store(&m->dirty_hint, DIRTY_HINT_EMPTY);
 
-	pthread_mutex_lock(&m->lock);
+	map_lock(m);
 	int rc = mmapio__follow(m, fd, size);
-	pthread_mutex_unlock(&m->lock);
+	map_unlock(m);
 	return rc;
 }
 
@@ -193,7 +198,7 @@ static void destroy_now(mmapio_map *m)
 	if (m->base)
 		munmap(m->base, m->reserve);
 	if (m->own_fd)
-		close(atomic_load(&m->fd));
+		SYS(close)(atomic_load(&m->fd));
 	free(m->dirty);
 	pthread_mutex_destroy(&m->lock);
 	free(m);
@@ -212,9 +217,23 @@ static mmapio_map *quarantine[QUARANTINE];
 static unsigned quarantine_next;
 static pthread_mutex_t quarantine_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/*
+ * Keep only the first `keep` bytes of the reservation (page-rounded, at
+ * least a page): the rest goes back to the process. Under lock; nothing
+ * past `keep` may be mapped or readable (size <= keep).
+ */
+static void trim_locked(mmapio_map *m, uint64_t keep)
+{
+	MMAPIO_ASSERT(MAP_HELD(m));
+	keep = round_up(keep ? keep : 1, m->pgsz);
+	if (m->base && keep < m->reserve && munmap(m->base + keep, m->reserve - keep) == 0)
+		m->reserve = keep;
+}
+
 static void retire(mmapio_map *m)
 {
-	pthread_mutex_lock(&m->lock);
+	map_lock(m);
+	uint64_t was = m->mapped;
 	atomic_store(&m->size, 0);
 	atomic_store(&m->file_size, 0);
 	if (m->base && mmap(m->base, m->reserve, PROT_NONE,
@@ -223,12 +242,15 @@ static void retire(mmapio_map *m)
 		munmap(m->base, m->reserve); /* cannot keep it reserved: release */
 		m->base = NULL;
 	}
+	/* A reader racing the close touches at most what was mapped: the
+	 * reservation past it goes back now, not after 64 more closes. */
+	trim_locked(m, was);
 	m->mapped = 0;
 	if (m->own_fd)
-		close(atomic_load(&m->fd));
+		SYS(close)(atomic_load(&m->fd));
 	m->own_fd = false;
 	atomic_store(&m->fd, -1);
-	pthread_mutex_unlock(&m->lock);
+	map_unlock(m);
 
 	pthread_mutex_lock(&quarantine_lock);
 	unsigned i = quarantine_next++ % QUARANTINE;
@@ -253,7 +275,7 @@ static int open_common(mmapio_map **out, int fd, bool own, int mode,
 	mmapio_map *m = calloc(1, sizeof *m);
 	if (!m) {
 		if (own)
-			close(fd);
+			SYS(close)(fd);
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&m->lock, NULL);
@@ -268,7 +290,7 @@ static int open_common(mmapio_map **out, int fd, bool own, int mode,
 	if (rc == 0 && (o->flags & MMAPIO_F_NO_FD)) {
 		/* The descriptor served the setup only. */
 		if (own)
-			close(fd);
+			SYS(close)(fd);
 		m->own_fd = false;
 		atomic_store(&m->fd, -1);
 	}
@@ -303,7 +325,7 @@ int mmapio_open(mmapio_map **out, const char *path, int mode, const struct mmapi
 	int fl = (mode == MMAPIO_RDWR ? O_RDWR : O_RDONLY) | O_CLOEXEC;
 	if (o->flags & MMAPIO_F_CREATE)
 		fl |= O_CREAT;
-	int fd = open(path, fl, 0666);
+	int fd = SYS(open)(path, fl, 0666);
 	if (fd < 0)
 		return -errno;
 	return open_common(out, fd, true, mode, o);
@@ -318,7 +340,7 @@ int mmapio_open_fd(mmapio_map **out, int fd, int mode, const struct mmapio_opts 
 		return -EINVAL;
 	if (o->flags & MMAPIO_F_BORROW_FD)
 		return open_common(out, fd, false, mode, o);
-	int d = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	int d = SYS(fcntl)(fd, F_DUPFD_CLOEXEC, 0);
 	if (d < 0)
 		return -errno;
 	return open_common(out, d, true, mode, o);
@@ -340,9 +362,9 @@ int mmapio_rebind_fd(mmapio_map *m, int fd)
 {
 	if (!m || fd < 0 || m->own_fd || (m->flags & MMAPIO_F_NO_FD))
 		return -EINVAL;
-	pthread_mutex_lock(&m->lock);
+	map_lock(m);
 	atomic_store(&m->fd, fd);
-	pthread_mutex_unlock(&m->lock);
+	map_unlock(m);
 	return 0;
 }
 
@@ -358,21 +380,31 @@ int mmapio_resize(mmapio_map *m, uint64_t new_size)
 		return -EFBIG;
 	if (atomic_load(&m->fd) < 0)
 		return -EBADF; /* MMAPIO_F_NO_FD */
-	pthread_mutex_lock(&m->lock);
+	map_lock(m);
 	int rc = 0;
 	uint64_t old = atomic_load(&m->size);
 	if (new_size < old) {
 		/* Readers must stop at the new end before the pages vanish. */
 		atomic_store_explicit(&m->size, new_size, memory_order_release);
 	}
-	if (ftruncate(atomic_load(&m->fd), (off_t)new_size) < 0) {
+	if (SYS(ftruncate)(atomic_load(&m->fd), (off_t)new_size) < 0) {
 		rc = -errno;
 		atomic_store_explicit(&m->size, old, memory_order_release);
 	} else {
 		rc = mmapio__follow(m, atomic_load(&m->fd), new_size);
 	}
-	pthread_mutex_unlock(&m->lock);
+	map_unlock(m);
 	return rc;
+}
+
+int mmapio_trim_reserve(mmapio_map *m)
+{
+	if (!m)
+		return -EINVAL;
+	map_lock(m);
+	trim_locked(m, m->mapped);
+	map_unlock(m);
+	return 0;
 }
 
 int mmapio_refresh_fd(mmapio_map *m, int fd)
@@ -382,13 +414,13 @@ int mmapio_refresh_fd(mmapio_map *m, int fd)
 		return -EINVAL;
 	if (fd < 0)
 		return -EBADF;
-	pthread_mutex_lock(&m->lock);
+	map_lock(m);
 	int rc = 0;
 	if (fstat(fd, &st) < 0)
 		rc = -errno;
 	else if ((uint64_t)st.st_size != atomic_load(&m->file_size))
 		rc = mmapio__follow(m, fd, (uint64_t)st.st_size);
-	pthread_mutex_unlock(&m->lock);
+	map_unlock(m);
 	return rc;
 }
 

@@ -33,7 +33,7 @@
 static bool faults_blocked(void)
 {
 	sigset_t cur;
-	return pthread_sigmask(SIG_BLOCK, NULL, &cur) != 0 || sigismember(&cur, SIGSEGV) ||
+	return SYS(sigmask)(SIG_BLOCK, NULL, &cur) != 0 || sigismember(&cur, SIGSEGV) ||
 	       sigismember(&cur, SIGBUS);
 }
 
@@ -170,9 +170,9 @@ int mmapio_prewarm_async(mmapio_map *m, off_t off, size_t len)
 		sigfillset(&all);
 		sigdelset(&all, SIGSEGV);
 		sigdelset(&all, SIGBUS);
-		pthread_sigmask(SIG_SETMASK, &all, &old);
+		SYS(sigmask)(SIG_SETMASK, &all, &old);
 		int rc = pthread_create(&t, NULL, worker, NULL);
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		SYS(sigmask)(SIG_SETMASK, &old, NULL);
 		if (rc != 0) {
 			pthread_mutex_unlock(&pw_lock);
 			free(j);

@@ -68,6 +68,9 @@ extern "C" {
  * for the header: a program built against one header may run with a newer
  * shared library of the same MAJOR.
  */
+/* Largest single transfer, as the kernel's (MAX_RW_COUNT: INT_MAX & PAGE_MASK). */
+#define MMAPIO_MAX_RW 0x7ffff000UL
+
 #define MMAPIO_VERSION_MAJOR 0
 #define MMAPIO_VERSION_MINOR 1
 #define MMAPIO_VERSION_PATCH 0
@@ -191,7 +194,7 @@ MMAPIO_API int mmapio_huge_tier(const mmapio_map *m);	 /* enum mmapio_huge */
  *   pread for a page that keeps faulting, statvfs) through fd, a descriptor
  *   of the same file that the caller keeps open during the call, instead of
  *   the map's own (see MMAPIO_F_NO_FD).
- * Like read(2), a call longer than 0x7ffff000 bytes is cut to that length.
+ * Like read(2), a call longer than MMAPIO_MAX_RW bytes is cut to that length.
  * Errors: -EINVAL (off < 0, len > SSIZE_MAX, or off + len past INT64_MAX:
  *   what pread(2) answers for these),
  *   -EBADF (write on an RDONLY map), -EFAULT (buf is not valid memory),
@@ -251,7 +254,7 @@ static inline ssize_t mmapio__read_inline(mmapio_map *m, int fd, off_t off, void
 	 * the file, a range past the reservation, a negative off, which as
 	 * uint64_t is above any size, len 0, for which len - 1 wraps) is the
 	 * library's. */
-	if (__builtin_expect((uint64_t)off < size && len - 1 < 0x7ffff000u &&
+	if (__builtin_expect((uint64_t)off < size && len - 1 < MMAPIO_MAX_RW &&
 			     len <= size - (uint64_t)off, 1)) {
 		if (__builtin_expect(mmapio__copy(buf, h->base + off, len, (void **)0) == 0, 1)) {
 			if (__builtin_expect(((const unsigned char *)buf)[len - 1] != 0, 1))
@@ -310,6 +313,13 @@ MMAPIO_API int mmapio_refresh(mmapio_map *m);
  * open during the call (new pages are mapped through it: a writable map
  * needs a descriptor open for writing). */
 MMAPIO_API int mmapio_refresh_fd(mmapio_map *m, int fd);
+/*
+ * Give back the address space reserved past the part of the file mapped
+ * now: growth past it is then -EFBIG (pread(2) answers such a call). For a
+ * process whose address space became scarce, such as one that lowered its
+ * RLIMIT_AS. MT-safe.
+ */
+MMAPIO_API int mmapio_trim_reserve(mmapio_map *m);
 
 /*
  * Flushing (RDWR maps; a no-op returning 0 on RDONLY and COW, which accept
@@ -400,6 +410,27 @@ MMAPIO_API int mmapio_fault_sigaction(int sig, const struct sigaction *act,
 				      struct sigaction *old);
 /* "x86_64-fixup" (no per-call cost) or "portable-sigsetjmp". */
 MMAPIO_API const char *mmapio_fault_method(void);
+
+#if defined(MMAPIO_EMBEDDED) || defined(MMAPIO_WANT_SYS)
+/*
+ * For a library that embeds libmmapio and interposes libc (the LD_PRELOAD
+ * shim): the calls through which libmmapio reaches the kernel, so that they
+ * never come back into the interposer's wrappers. Call before anything
+ * else; a NULL member keeps libc's. Not part of the shared library.
+ */
+#include <signal.h>
+struct mmapio_sys {
+	int (*open)(const char *, int, ...);
+	int (*close)(int);
+	ssize_t (*read)(int, void *, size_t);
+	ssize_t (*pread)(int, void *, size_t, off_t);
+	int (*fcntl)(int, int, ...);
+	int (*ftruncate)(int, off_t);
+	int (*sigaction)(int, const struct sigaction *, struct sigaction *);
+	int (*sigmask)(int, const sigset_t *, sigset_t *); /* pthread_sigmask */
+};
+__attribute__((visibility("hidden"))) void mmapio_embed_sys(const struct mmapio_sys *sys);
+#endif
 
 /* Human-readable message for a negative return value. */
 MMAPIO_API const char *mmapio_strerror(int err);

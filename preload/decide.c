@@ -45,7 +45,7 @@ static struct file_facts first_facts(const struct stat *st, int flags, const str
 		.selected = true,
 		.writable = (flags & O_ACCMODE) == O_RDWR,
 		.size = (uint64_t)st->st_size,
-		.threads = cfg.mode == MODE_AUTO ? policy_threads() : 1,
+		.threads = cfg.mode == MODE_AUTO ? proc_threads() : 1,
 		.room = UINT64_MAX,
 		.cached_pct = -1,
 		.clean_need = 0,

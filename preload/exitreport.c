@@ -41,13 +41,10 @@ _Atomic uint64_t fatal_sigs;
 
 /* ---- _exit, _Exit, quick_exit ---- */
 
-typedef void (*exit_fn)(int) __attribute__((noreturn));
-static _Atomic(exit_fn) real_exit;
-
 EXPORT void _exit(int status)
 {
 	stats_write_final();
-	exit_fn fn = atomic_load_explicit(&real_exit, memory_order_relaxed);
+	void (*fn)(int) = real._exit; /* not REAL(): dlsym is not async-signal-safe */
 	if (fn)
 		fn(status);
 	for (;;) /* before init: what glibc's _exit does */
@@ -172,50 +169,27 @@ static sighandler_t wrap(sighandler_t (*fn)(int, sighandler_t), int sig, sighand
 	return prev;
 }
 
-typedef sighandler_t (*setter)(int, sighandler_t);
-static setter next_setter(_Atomic(setter) *slot, const char *name)
-{
-	setter fn = atomic_load_explicit(slot, memory_order_relaxed);
-	if (!fn) {
-		fn = (setter)dlsym_next(name);
-		atomic_store_explicit(slot, fn, memory_order_relaxed);
-	}
-	return fn;
-}
-
 void *fatal_signal(int sig, void *handler)
 {
-	static _Atomic(setter) next;
-	return (void *)wrap(next_setter(&next, "signal"), sig, (sighandler_t)handler);
-}
-
-EXPORT sighandler_t ssignal(int sig, sighandler_t handler)
-{
-	return signal(sig, handler);
+	return (void *)wrap(REAL(signal), sig, (sighandler_t)handler);
 }
 
 EXPORT sighandler_t sysv_signal(int sig, sighandler_t handler)
 {
-	static _Atomic(setter) next;
-	return wrap(next_setter(&next, "sysv_signal"), sig, handler);
+	return wrap(REAL(sysv_signal), sig, handler);
 }
 
 EXPORT sighandler_t sigset(int sig, sighandler_t disp)
 {
-	static _Atomic(setter) next;
-	return wrap(next_setter(&next, "sigset"), sig, disp);
+	return wrap(REAL(sigset), sig, disp);
 }
 
 /* glibc re-sets the action with SA_RESTART changed: ours, while we stand in. */
 EXPORT int siginterrupt(int sig, int flag)
 {
-	static _Atomic(int (*)(int, int)) next;
-	int (*fn)(int, int) = atomic_load_explicit(&next, memory_order_relaxed);
-	if (!fn) {
-		fn = (int (*)(int, int))dlsym_next("siginterrupt");
-		atomic_store_explicit(&next, fn, memory_order_relaxed);
-	}
-	int r = fn(sig, flag);
+	if (MISSING(siginterrupt))
+		return -1;
+	int r = REAL(siginterrupt)(sig, flag);
 	struct sigaction k;
 	if (r == 0 && fatal_covered(sig) && real_sa(sig, NULL, &k) == 0 && is_ours(&k)) {
 		struct sigaction v = virt_get(sig);
@@ -230,7 +204,6 @@ EXPORT int siginterrupt(int sig, int flag)
 
 void exitreport_init(void)
 {
-	atomic_store(&real_exit, (exit_fn)dlsym_next("_exit"));
 	if (!stats_on || getpid() == 1)
 		return;
 	at_quick_exit(at_quick);

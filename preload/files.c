@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,16 +47,35 @@ static struct file *free_files;
  * core makes while we map a file (it may read sysfs) passes straight
  * through instead of coming back here for the lock.
  */
+#ifdef MMAPIO_DEBUG
+static TLS bool holding; /* files_held() */
+#endif
+
 void files_lock(void)
 {
 	shim_busy++;
 	pthread_mutex_lock(&lock);
+#ifdef MMAPIO_DEBUG
+	holding = true;
+#endif
 }
 
 void files_unlock(void)
 {
+#ifdef MMAPIO_DEBUG
+	holding = false;
+#endif
 	pthread_mutex_unlock(&lock);
 	shim_busy--;
+}
+
+bool files_held(void)
+{
+#ifdef MMAPIO_DEBUG
+	return holding;
+#else
+	return true;
+#endif
 }
 
 static void fork_prepare(void) { pthread_mutex_lock(&lock); }
@@ -81,6 +101,7 @@ void files_init(void)
 
 struct file *files_find(struct file_key key)
 {
+	SHIM_ASSERT(files_held());
 	struct file *f;
 	HASH_FIND(hh, table, &key, sizeof key, f);
 	return f;
@@ -149,6 +170,7 @@ static struct file *file_new(struct file_key key, const char *path)
 
 static void file_release(struct file *f)
 {
+	SHIM_ASSERT(files_held());
 	HASH_DEL(table, f);
 	stats_file_closed(f);
 	if (f->map) {
@@ -181,6 +203,7 @@ static void set_advice(struct file *f, int advice)
  */
 static mmapio_map *map_of_fd(struct file *f, int fd, int flags)
 {
+	SHIM_ASSERT(files_held());
 	if (f->map) {
 		mmapio_refresh_fd(f->map, fd);
 		return f->map;
@@ -254,6 +277,7 @@ static void prewarm(mmapio_map *m)
 /* Serve f from a map, through fd (or another of its descriptors). Under lock. */
 static bool file_map(struct file *f, int fd, int flags, int advice)
 {
+	SHIM_ASSERT(files_held());
 	bool fresh = f->map == NULL;
 	mmapio_map *m = map_of_fd(f, fd, flags);
 	if (!m) {
@@ -277,6 +301,7 @@ static bool file_map(struct file *f, int fd, int flags, int advice)
  */
 static void file_unmap(struct file *f)
 {
+	SHIM_ASSERT(files_held());
 	atomic_store_explicit(&f->state, FILE_WATCH, memory_order_release);
 	if (f->map)
 		mmapio_advise(f->map, 0, SIZE_MAX, MMAPIO_ADV_DONTNEED);
@@ -307,6 +332,7 @@ static void note_decision(struct file *f)
  */
 static void file_retire(struct file *f, const char *reason)
 {
+	SHIM_ASSERT(files_held());
 	mmapio_map *m = f->map;
 	atomic_store_explicit(&f->state, FILE_KERNEL, memory_order_release);
 	f->map = NULL;
@@ -319,6 +345,7 @@ static void file_retire(struct file *f, const char *reason)
 /* Carry out decision d on f, through fd. Under lock. */
 static void apply(struct file *f, int fd, int flags, struct decision d)
 {
+	SHIM_ASSERT(files_held());
 	int state = atomic_load(&f->state);
 	const char *before = f->reason;
 	int was = state;
@@ -346,7 +373,7 @@ static struct file_facts window_facts(struct file *f, const struct window *w,
 		.writable = (flags & O_ACCMODE) == O_RDWR,
 		.mapped = atomic_load(&f->state) == FILE_MAPPED,
 		.size = (uint64_t)st->st_size,
-		.threads = cfg.mode == MODE_AUTO ? policy_threads() : 1,
+		.threads = cfg.mode == MODE_AUTO ? proc_threads() : 1,
 		.room = cfg.mode == MODE_AUTO ? memory_room() : UINT64_MAX,
 		.cached_pct = -1,
 		.calls = w->n,
@@ -395,6 +422,7 @@ static void adopt_pending_counts(struct file *f, struct ofd *o)
 void files_attach(int fd, struct file_key key, const char *path, int flags, struct ofd *pending,
 		  struct decision d, const struct file_facts *facts)
 {
+	SHIM_ASSERT(files_held());
 	struct file *f = files_find(key);
 	if (!f) {
 		if (!(f = file_new(key, path)))
@@ -402,7 +430,7 @@ void files_attach(int fd, struct file_key key, const char *path, int flags, stru
 		HASH_ADD(hh, table, key, sizeof key, f);
 		f->reason = d.reason;
 		f->threads = (int)facts->threads;
-		f->tmpfs = (unsigned long)facts->fs_magic == 0x01021994UL;
+		f->tmpfs = policy_is_memfs(facts->fs_magic);
 		f->cached_pct = facts->cached_pct;
 		sample_start(f, false);
 		atomic_store(&f->state, d.v == V_WATCH ? FILE_WATCH : FILE_KERNEL);
@@ -456,6 +484,7 @@ void files_on_dup(int newfd, struct ofd *o)
 /* Under the lock: o has been taken from fd's entry. */
 static void release(struct ofd *o, int fd, bool stale)
 {
+	SHIM_ASSERT(files_held());
 	struct file *f = o->file;
 	if (atomic_fetch_sub(&o->refs, 1) == 1) {
 		/* Last reference here: the kernel's offset becomes the truth
@@ -515,6 +544,40 @@ void files_on_close(int fd) { untrack_fd(fd, false); }
 void files_forget(int fd) { untrack_fd(fd, true); }
 
 /* ---- size changes ---- */
+
+/*
+ * Map writes and size changes must not overlap on one file. When the
+ * kernel extends a file (a write past the end, ftruncate up, fallocate) it
+ * zeroes the rest of the block that held the old end of file, under its
+ * page lock, which a store through a map does not take. A map write into
+ * that block, let through because the new size was already visible, can
+ * be zeroed a moment later: measured, one 256-byte record in about sixty
+ * runs lost with two threads appending through one descriptor. So each
+ * file counts map writes in flight and size changes in flight, Dekker
+ * style (sequentially consistent): a map write that sees a size change in
+ * flight goes to the kernel; a size change waits for map writes in flight
+ * to finish. Size changes by processes outside the shim are not covered.
+ */
+struct file *resize_begin(struct ofd *o)
+{
+	struct file *f = o ? o->file : NULL;
+	/* Any file with a writable map: one just handed back to the kernel
+	 * may still have a map write in flight. */
+	if (!f || !f->map || !f->writable)
+		return NULL;
+	atomic_fetch_add(&f->resizing, 1);
+	while (atomic_load(&f->map_writers))
+		sched_yield(); /* a map write is a copy of at most 2 GiB, usually tiny */
+	return f;
+}
+
+void resize_end(struct file *f) /* leaves errno alone */
+{
+	if (f)
+		atomic_fetch_sub(&f->resizing, 1);
+}
+
+
 
 /*
  * Another shim instance changed f's size (coherence.c): follow it, through
@@ -588,6 +651,15 @@ void files_retire_all(const char *reason)
 	for (struct file *f = table; f; f = f->hh.next)
 		if (f->map)
 			file_retire(f, reason);
+	files_unlock();
+}
+
+void files_trim_all(void)
+{
+	files_lock();
+	for (struct file *f = table; f; f = f->hh.next)
+		if (f->map)
+			mmapio_trim_reserve(f->map);
 	files_unlock();
 }
 

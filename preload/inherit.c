@@ -36,7 +36,6 @@
 #include "shim.h"
 
 #define INHERIT_FDS 64 /* descriptors looked at: 0 to 63 */
-#define MAX_RW 0x7ffff000L
 
 static void adopt(int fd)
 {
@@ -98,7 +97,7 @@ bool shared_read(struct ofd *o, int fd, void *buf, size_t len, ssize_t *res)
 	if (coherence_stale(f))
 		files_follow_other(f, fd);
 	mmapio_map *m = f->map;
-	size_t want = len > MAX_RW ? MAX_RW : len;
+	size_t want = len > MMAPIO_MAX_RW ? MMAPIO_MAX_RW : len;
 	int e = errno;
 	int64_t at = atomic_load_explicit(&o->shared_pos, memory_order_relaxed) - 1;
 	if (at < 0 && (at = REAL(lseek)(fd, 0, SEEK_CUR)) < 0) {

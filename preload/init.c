@@ -13,6 +13,17 @@ void procs_init(void);
 __attribute__((constructor)) static void shim_init(void)
 {
 	shim_resolve();
+	/* Before anything reaches the core: its calls must not come back here. */
+	mmapio_embed_sys(&(struct mmapio_sys){
+		.open = real.open,
+		.close = real.close,
+		.read = real.read,
+		.pread = real.pread,
+		.fcntl = real.fcntl,
+		.ftruncate = real.ftruncate,
+		.sigaction = (int (*)(int, const struct sigaction *, struct sigaction *))real.sigaction,
+		.sigmask = (int (*)(int, const sigset_t *, sigset_t *))real.pthread_sigmask,
+	});
 	long ps = sysconf(_SC_PAGESIZE);
 	if (ps > 0)
 		shim_pagesize = (size_t)ps;

@@ -10,20 +10,26 @@
  *     so that it can grow in place; under a finite limit that could make
  *     the program's own mmap or malloc fail. With a limit, a map reserves
  *     only its file rounded up to 2 MiB, and none is made while the maps
- *     would hold more than a quarter of the room the limit leaves.
+ *     would hold more than a quarter of the room the limit leaves; when
+ *     the limit is lowered, every map gives back what it reserved past its
+ *     file (mmapio_trim_reserve).
  *   mlockall(): MCL_CURRENT would lock and read in every mapped page of our
  *     maps (whole files the program never read, counted against its
  *     RLIMIT_MEMLOCK); MCL_FUTURE would do it to every new map. Before the
  *     real call, every map is retired (its files go to the kernel), and
  *     while MCL_FUTURE holds no file is mapped.
- * The limits are read at start and after every setrlimit/prlimit of this
- * process through libc; a limit another process changes (prlimit(pid))
- * is seen when a file is next decided on.
+ * The limits are read at start and after every setrlimit/prlimit/ulimit of
+ * this process through libc; one changed another way (prlimit(pid) from
+ * another process, a raw system call) is seen at the next sampled write
+ * (RLIMIT_FSIZE: within one sampling period, 256 calls at most) or the
+ * next decision on a file.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <ulimit.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -42,26 +48,19 @@ static uint64_t read_limit(int res)
 	return (uint64_t)rl.rlim_cur;
 }
 
-void limits_read(void)
+void limits_read_fsize(void)
 {
 	atomic_store(&limit_fsize, read_limit(RLIMIT_FSIZE));
-	atomic_store(&limit_as, read_limit(RLIMIT_AS));
 }
 
-/* Address space in use by the process (/proc/self/statm: pages). */
-static uint64_t vm_size(void)
+void limits_read(void)
 {
-	char buf[128];
-	int fd = REAL(open)("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return UINT64_MAX;
-	ssize_t n = REAL(read)(fd, buf, sizeof buf - 1);
-	REAL(close)(fd);
-	if (n <= 0)
-		return UINT64_MAX;
-	buf[n] = 0;
-	unsigned long long pages = 0;
-	return sscanf(buf, "%llu", &pages) == 1 ? pages * PAGE : UINT64_MAX;
+	limits_read_fsize();
+	uint64_t as = read_limit(RLIMIT_AS), was = atomic_exchange(&limit_as, as);
+	/* Lowered: the maps give back the address space they reserved past
+	 * their files (the program's own mmap or malloc must not fail for it). */
+	if (as < was && atomic_load(&shim_ready))
+		files_trim_all();
 }
 
 /*
@@ -82,7 +81,7 @@ uint64_t limits_reserve(int fd)
 	uint64_t want = ((size + (2ull << 20) - 1) & ~((2ull << 20) - 1)) + (2ull << 20);
 	if (cfg.reserve && cfg.reserve < want)
 		want = cfg.reserve;
-	uint64_t used = vm_size();
+	uint64_t used = proc_vm_size();
 	if (used == UINT64_MAX || used >= as || want > (as - used) / 4)
 		return UINT64_MAX;
 	return want;
@@ -119,6 +118,23 @@ EXPORT int prlimit64(pid_t pid, __rlimit_resource_t res, const struct rlimit64 *
 		     struct rlimit64 *old)
 {
 	return after(REAL(prlimit64)(pid, (int)res, rl, old), pid, rl);
+}
+
+EXPORT long ulimit(int cmd, ...)
+{
+	va_list ap;
+	long arg = 0;
+	va_start(ap, cmd);
+	if (cmd == UL_SETFSIZE) /* the only command with an argument */
+		arg = va_arg(ap, long);
+	va_end(ap);
+	long r = REAL(ulimit)(cmd, arg);
+	if (r >= 0 && cmd == UL_SETFSIZE) { /* glibc's ulimit calls its own setrlimit */
+		int e = errno;
+		limits_read();
+		errno = e;
+	}
+	return r;
 }
 
 EXPORT int mlockall(int flags)

@@ -29,20 +29,6 @@
 
 #define REREAD_NS 1000000000ull
 
-/* The whole of a small text file, NUL-terminated; false if unreadable. */
-static bool slurp(const char *path, char *buf, size_t cap)
-{
-	int fd = REAL(open)(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	size_t n = 0;
-	for (ssize_t k; n < cap - 1 && (k = REAL(read)(fd, buf + n, cap - 1 - n)) > 0;)
-		n += (size_t)k;
-	REAL(close)(fd);
-	buf[n] = 0;
-	return n > 0;
-}
-
 /* The value after "key " at the start of a line of a key-value file. */
 static uint64_t field(const char *text, const char *key)
 {
@@ -56,7 +42,7 @@ static uint64_t field(const char *text, const char *key)
 static uint64_t read_u64(const char *path, uint64_t otherwise)
 {
 	char buf[64];
-	if (!slurp(path, buf, sizeof buf) || !strncmp(buf, "max", 3))
+	if (!proc_read_file(path, buf, sizeof buf) || !strncmp(buf, "max", 3))
 		return otherwise;
 	return strtoull(buf, NULL, 10);
 }
@@ -65,7 +51,7 @@ static uint64_t read_u64(const char *path, uint64_t otherwise)
 static bool mount_of(bool v2, char *out, size_t cap)
 {
 	static char info[16384];
-	if (!slurp("/proc/self/mountinfo", info, sizeof info))
+	if (!proc_read_file("/proc/self/mountinfo", info, sizeof info))
 		return false;
 	for (char *line = info; line && *line;) {
 		char *next = strchr(line, '\n');
@@ -108,7 +94,7 @@ static uint64_t room_v2(const char *rel)
 			uint64_t used = read_u64(p, 0);
 			snprintf(p, sizeof p, "%s/memory.stat", dir);
 			uint64_t file = 0;
-			if (slurp(p, stat, sizeof stat))
+			if (proc_read_file(p, stat, sizeof stat))
 				file = field(stat, "active_file") + field(stat, "inactive_file");
 			uint64_t r = room_left(limit, used, file);
 			room = r < room ? r : room;
@@ -129,7 +115,7 @@ static uint64_t room_v1(const char *rel)
 	if (!mount_of(false, mnt, sizeof mnt))
 		return UINT64_MAX;
 	snprintf(p, sizeof p, "%s%s/memory.stat", mnt, strcmp(rel, "/") ? rel : "");
-	if (!slurp(p, stat, sizeof stat))
+	if (!proc_read_file(p, stat, sizeof stat))
 		return UINT64_MAX;
 	uint64_t limit = field(stat, "hierarchical_memory_limit");
 	if (limit == 0 || limit >= (1ull << 62))
@@ -145,7 +131,7 @@ static uint64_t room_cgroup(void)
 {
 	char buf[4096];
 	uint64_t room = UINT64_MAX;
-	if (!slurp("/proc/self/cgroup", buf, sizeof buf))
+	if (!proc_read_file("/proc/self/cgroup", buf, sizeof buf))
 		return room;
 	for (char *line = buf, *next; line && *line; line = next) {
 		next = strchr(line, '\n');
@@ -168,7 +154,7 @@ static uint64_t room_cgroup(void)
 static uint64_t room_machine(void)
 {
 	char buf[4096];
-	if (!slurp("/proc/meminfo", buf, sizeof buf))
+	if (!proc_read_file("/proc/meminfo", buf, sizeof buf))
 		return UINT64_MAX;
 	uint64_t kb = field(buf, "MemAvailable");
 	return kb ? kb * 1024 : UINT64_MAX;

@@ -24,10 +24,16 @@
 
 /*
  * lseek answers we give without the kernel: SEEK_SET and SEEK_CUR landing
- * in [0, SELF_SEEK_MAX]. Beyond that the answer depends on the file
- * system's maximum file size (EINVAL past it), so the kernel decides.
+ * inside the file as far as its map knows it. Beyond its end the answer
+ * depends on the file system's maximum file size (EINVAL past it: 16 GiB
+ * for ext2 with 1 KiB blocks, 4 GiB for vfat), so the kernel decides.
  */
-#define SELF_SEEK_MAX (1LL << 40)
+static int64_t self_seek_max(const struct ofd *o)
+{
+	struct file *f = o->file;
+	mmapio_map *m = f ? f->map : NULL;
+	return m ? (int64_t)mmapio_size(m) : 0;
+}
 
 void offset_sync(struct ofd *o, int fd)
 {
@@ -36,6 +42,20 @@ void offset_sync(struct ofd *o, int fd)
 	int saved = errno;
 	if (REAL(lseek)(fd, (off_t)atomic_load(&o->off), SEEK_SET) >= 0)
 		atomic_store(&o->stale, false);
+	errno = saved;
+}
+
+/* The kernel moved the offset itself (RWF_APPEND): ours follows. */
+void offset_adopt_kernel(struct ofd *o, int fd)
+{
+	if (atomic_load(&o->noshadow))
+		return;
+	int saved = errno;
+	off_t cur = REAL(lseek)(fd, 0, SEEK_CUR);
+	if (cur >= 0) {
+		atomic_store(&o->off, cur);
+		atomic_store(&o->stale, false);
+	}
 	errno = saved;
 }
 
@@ -81,7 +101,7 @@ off_t shim_lseek(struct ofd *o, int fd, off_t off, int whence)
 			;
 		else
 			to = -1;
-		if (to >= 0 && to <= SELF_SEEK_MAX) {
+		if (to >= 0 && to <= self_seek_max(o)) {
 			if (to != cur) {
 				atomic_store(&o->off, to);
 				atomic_store(&o->stale, true);

@@ -29,15 +29,20 @@ static void drop_stale(int fd)
 }
 
 /*
- * /proc/<pid>/fdinfo/N shows the kernel's offset: bring every shadowed one
- * in line before a program opens it (a path relative to a directory
- * descriptor of /proc is not recognised: see README, offsets).
+ * /proc/<pid>/fdinfo/N shows the kernel's offset when it is read: bring
+ * every shadowed one in line once a program has opened one (a path
+ * relative to a directory descriptor of /proc is not recognised: see
+ * README, offsets). Only after the open succeeded: before it, path may be
+ * a bad pointer, for which the kernel answers EFAULT.
  */
-static void before_open(const char *path)
+static void after_open(int fd, const char *path)
 {
-	if (path && path[0] == '/' && path[1] == 'p' && !strncmp(path, "/proc/", 6) &&
-	    strstr(path, "/fdinfo") && fd_highwater() >= 0)
+	if (fd >= 0 && path[0] == '/' && path[1] == 'p' && !strncmp(path, "/proc/", 6) &&
+	    strstr(path, "/fdinfo") && fd_highwater() >= 0) {
+		int e = errno;
 		offset_sync_all(false);
+		errno = e;
+	}
 }
 
 static int track_open(int fd, const char *path, int flags)
@@ -67,8 +72,9 @@ EXPORT int open(const char *path, int flags, ...)
 		mode = va_arg(ap, mode_t);
 		va_end(ap);
 	}
-	before_open(path);
-	return track_open(REAL(open)(path, flags, mode), path, flags);
+	int fd = REAL(open)(path, flags, mode);
+	after_open(fd, path);
+	return track_open(fd, path, flags);
 }
 EXPORT int open64(const char *path, int flags, ...) __attribute__((alias("open")));
 
@@ -81,8 +87,9 @@ EXPORT int openat(int dirfd, const char *path, int flags, ...)
 		mode = va_arg(ap, mode_t);
 		va_end(ap);
 	}
-	before_open(path);
-	return track_open(REAL(openat)(dirfd, path, flags, mode), path, flags);
+	int fd = REAL(openat)(dirfd, path, flags, mode);
+	after_open(fd, path);
+	return track_open(fd, path, flags);
 }
 EXPORT int openat64(int dirfd, const char *path, int flags, ...) __attribute__((alias("openat")));
 
@@ -136,10 +143,8 @@ static void untrack_range(unsigned first, unsigned last)
 
 EXPORT int close_range(unsigned first, unsigned last, int flags)
 {
-	if (!REAL(close_range)) {
-		errno = ENOSYS;
+	if (MISSING(close_range))
 		return -1;
-	}
 	if (!(flags & CLOSE_RANGE_CLOEXEC) && first <= last)
 		untrack_range(first, last);
 	return real.close_range(first, last, flags);
@@ -147,13 +152,10 @@ EXPORT int close_range(unsigned first, unsigned last, int flags)
 
 EXPORT void closefrom(int low)
 {
-	static void (*real_closefrom)(int);
-	if (!real_closefrom)
-		real_closefrom = (void (*)(int))dlsym_next("closefrom");
 	if (low >= 0)
 		untrack_range((unsigned)low, ~0u);
-	if (real_closefrom)
-		real_closefrom(low);
+	if (REAL(closefrom))
+		real.closefrom(low);
 }
 
 static int track_dup(int oldfd, int newfd)

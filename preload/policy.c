@@ -30,6 +30,7 @@
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <fnmatch.h>
 #include <stdio.h>
 #include <string.h>
@@ -48,10 +49,7 @@
  * another program (fallocate -p), which the next read through the map
  * would fill: so they are mapped only with MMAPIO_TMPFS=1.
  */
-#define TMPFS_MAGIC 0x01021994
-#define HUGETLBFS_MAGIC 0x958458f6
-
-static bool is_memfs(long magic)
+bool policy_is_memfs(long magic)
 {
 	return (unsigned long)magic == TMPFS_MAGIC || (unsigned long)magic == HUGETLBFS_MAGIC;
 }
@@ -119,9 +117,9 @@ struct decision policy_decide(const struct shim_config *c, const struct file_fac
 		return verdict(V_KERNEL, "network file system (MMAPIO_NETFS=0)");
 	if (!f->selected)
 		return verdict(V_KERNEL, f->unselected_why);
-	if (is_memfs(f->fs_magic) && !c->tmpfs)
+	if (policy_is_memfs(f->fs_magic) && !c->tmpfs)
 		return verdict(V_KERNEL, "file system in memory (MMAPIO_TMPFS=0)");
-	if (f->sparse && is_memfs(f->fs_magic))
+	if (f->sparse && policy_is_memfs(f->fs_magic))
 		return verdict(V_KERNEL, "sparse file on tmpfs");
 	if (c->mode == MODE_NEVER)
 		return verdict(V_KERNEL, "MMAPIO_MODE=never");
@@ -209,38 +207,4 @@ bool policy_selected(int fd, const char *path, const char **why)
 		return false;
 	}
 	return true;
-}
-
-/*
- * Live threads: field 20 of /proc/self/stat. Read at most every 100 ms,
- * and only when a file is being decided, never on a read or write. The
- * descriptor is open for the length of one read(2).
- */
-uint64_t policy_threads(void)
-{
-	static _Atomic uint64_t cached, when_ns;
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-	if (atomic_load(&cached) && now - atomic_load(&when_ns) < 100000000u)
-		return atomic_load(&cached);
-	char buf[1024];
-	uint64_t threads = 1;
-	int fd = REAL(open)("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		ssize_t n = REAL(read)(fd, buf, sizeof buf - 1);
-		REAL(close)(fd);
-		if (n > 0) {
-			buf[n] = 0;
-			/* comm may hold spaces and parentheses: fields start after the last ')'. */
-			char *p = strrchr(buf, ')');
-			for (int field = 2; p && field < 20; field++)
-				p = strchr(p + 1, ' ');
-			if (p)
-				threads = strtoull(p + 1, NULL, 10);
-		}
-	}
-	atomic_store(&cached, threads ? threads : 1);
-	atomic_store(&when_ns, now);
-	return threads;
 }

@@ -74,22 +74,37 @@ static void before_exec(void)
 	}
 }
 
-EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+static int shim_execve(const char *path, char *const argv[], char *const envp[])
 {
 	before_exec();
 	return REAL(execve)(path, argv, envp);
 }
 
-EXPORT int execv(const char *path, char *const argv[])
+static int shim_execv(const char *path, char *const argv[])
 {
 	before_exec();
 	return REAL(execv)(path, argv);
 }
 
-EXPORT int execvp(const char *file, char *const argv[])
+static int shim_execvp(const char *file, char *const argv[])
 {
 	before_exec();
 	return REAL(execvp)(file, argv);
+}
+
+EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+{
+	return shim_execve(path, argv, envp);
+}
+
+EXPORT int execv(const char *path, char *const argv[])
+{
+	return shim_execv(path, argv);
+}
+
+EXPORT int execvp(const char *file, char *const argv[])
+{
+	return shim_execvp(file, argv);
 }
 
 EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
@@ -108,10 +123,8 @@ EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const
 		    int flags)
 {
 	before_exec();
-	if (!REAL(execveat)) {
-		errno = ENOSYS;
+	if (MISSING(execveat))
 		return -1;
-	}
 	return real.execveat(dirfd, path, argv, envp, flags);
 }
 
@@ -134,20 +147,20 @@ EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const
 EXPORT int execl(const char *path, const char *arg0, ...)
 {
 	GATHER_ARGS(arg0, argv, (void)0);
-	return execv(path, argv);
+	return shim_execv(path, argv);
 }
 
 EXPORT int execlp(const char *file, const char *arg0, ...)
 {
 	GATHER_ARGS(arg0, argv, (void)0);
-	return execvp(file, argv);
+	return shim_execvp(file, argv);
 }
 
 EXPORT int execle(const char *path, const char *arg0, ...)
 {
 	char **envp;
 	GATHER_ARGS(arg0, argv, envp = va_arg(ap_, char **));
-	return execve(path, argv, envp);
+	return shim_execve(path, argv, envp);
 }
 
 /* ---- spawning ---- */
@@ -253,10 +266,8 @@ EXPORT ssize_t splice(int in, off_t *offin, int out, off_t *offout, size_t len,
 EXPORT ssize_t copy_file_range(int in, off_t *offin, int out, off_t *offout, size_t len,
 			       unsigned flags)
 {
-	if (!REAL(copy_file_range)) {
-		errno = ENOSYS;
+	if (MISSING(copy_file_range))
 		return -1;
-	}
 	struct ofd *oi = kernel_uses_offset(in, offin);
 	struct ofd *oo = kernel_uses_offset(out, offout);
 	struct file *rf = resize_begin(fd_get(out));
@@ -301,22 +312,16 @@ static void before_send_fds(const struct msghdr *msg)
 
 EXPORT ssize_t sendmsg(int sock, const struct msghdr *msg, int flags)
 {
-	static ssize_t (*real_fn)(int, const struct msghdr *, int);
-	if (!real_fn)
-		real_fn = (ssize_t(*)(int, const struct msghdr *, int))dlsym_next("sendmsg");
 	if (fd_highwater() >= 0) {
 		int e = errno;
 		before_send_fds(msg);
 		errno = e;
 	}
-	return real_fn(sock, msg, flags);
+	return REAL(sendmsg)(sock, msg, flags);
 }
 
 EXPORT int sendmmsg(int sock, struct mmsghdr *vec, unsigned n, int flags)
 {
-	static int (*real_fn)(int, struct mmsghdr *, unsigned, int);
-	if (!real_fn)
-		real_fn = (int (*)(int, struct mmsghdr *, unsigned, int))dlsym_next("sendmmsg");
 	if (fd_highwater() >= 0) {
 		int e = errno;
 		for (unsigned i = 0; i < n && i < 1024; i++) {
@@ -327,5 +332,5 @@ EXPORT int sendmmsg(int sock, struct mmsghdr *vec, unsigned n, int flags)
 		}
 		errno = e;
 	}
-	return real_fn(sock, vec, n, flags);
+	return REAL(sendmmsg)(sock, vec, n, flags);
 }

@@ -21,7 +21,6 @@
 #include "iov.h"
 #include "shim.h"
 
-#define MAX_RW 0x7ffff000L
 
 static inline mmapio_map *map_of(struct ofd *o, int fd)
 {
@@ -94,7 +93,7 @@ static ssize_t map_preadv(struct ofd *o, int fd, const struct iovec *iov, int cn
 	mmapio_map *m = map_of(o, fd);
 	if (!m || off < 0 || !iov_load(iov, cnt, v, &total))
 		return -1;
-	if (total > MAX_RW)
+	if (total > MMAPIO_MAX_RW)
 		return -1;
 	struct sample s;
 	if (!sample_served_begin(o, fd, call_off, off, total, &s)) {
@@ -153,7 +152,7 @@ static int64_t claim(struct ofd *o, int fd, const void *buf, size_t len, int64_t
 		ok = false;
 	*serve = ok;
 	for (;;) {
-		uint64_t want = len > MAX_RW ? MAX_RW : len;
+		uint64_t want = len > MMAPIO_MAX_RW ? MMAPIO_MAX_RW : len;
 		if (ok) {
 			uint64_t size = mmapio_size(m);
 			if ((uint64_t)old >= size)
@@ -199,10 +198,15 @@ static ssize_t kernel_read(struct ofd *o, int fd, void *buf, size_t len)
 	/* Shared with another process: served by claiming the range from the kernel (inherit.c). */
 	if (atomic_load_explicit(&o->noshadow, memory_order_relaxed) && shared_read(o, fd, buf, len, &n))
 		return n;
-	if (offset_take(o, fd) || !kernel_offset_enter(o))
+	if (offset_take(o, fd))
 		return shim_read(o, fd, buf, len); /* it shadows its offset now */
-	count_pass(o);
+	/* Before entering: a sample may decide on the file, which takes the
+	 * files lock, and an adoption holding that lock waits for the calls
+	 * counted in kernel_users to leave (offset.c). */
 	pattern_before(o, fd, -1, kernel_offset(o), len);
+	if (!kernel_offset_enter(o))
+		return shim_read(o, fd, buf, len);
+	count_pass(o);
 	n = REAL(read)(fd, buf, len);
 	int64_t end = -1;
 	if (!atomic_load(&o->noshadow) && n >= 0)
@@ -350,13 +354,16 @@ static ssize_t kernel_preadv(struct ofd *o, int fd, const struct iovec *iov, int
 
 static ssize_t shim_readv(struct ofd *o, int fd, const struct iovec *iov, int cnt)
 {
-	if (!offset_take(o, fd) && kernel_offset_enter(o)) {
-		count_pass(o);
-		struct iovec v[SHIM_IOV_MAX];
-		size_t total = 0;
+	struct iovec v[SHIM_IOV_MAX];
+	size_t total = 0;
+	bool kernel = !offset_take(o, fd);
+	if (kernel) {
 		if (!iov_load(iov, cnt, v, &total))
 			total = 0;
-		pattern_before(o, fd, -1, kernel_offset(o), total);
+		pattern_before(o, fd, -1, kernel_offset(o), total); /* before entering: see kernel_read */
+	}
+	if (kernel && kernel_offset_enter(o)) {
+		count_pass(o);
 		ssize_t n = REAL(readv)(fd, iov, cnt);
 		int64_t end = -1;
 		if (!atomic_load(&o->noshadow) && n >= 0)
@@ -365,8 +372,6 @@ static ssize_t shim_readv(struct ofd *o, int fd, const struct iovec *iov, int cn
 		pattern_observe(o, fd, total, n, end);
 		return n;
 	}
-	struct iovec v[SHIM_IOV_MAX];
-	size_t total;
 	if (!iov_load(iov, cnt, v, &total)) {
 		offset_sync(o, fd);
 		count_pass(o);

@@ -1,11 +1,14 @@
 /*
  * real.c - the functions the shim wraps, as libc (or the next library in
- * the search order) defines them: dlsym(RTLD_NEXT, name).
+ * the search order) defines them: dlsym(RTLD_NEXT, name). Every one of
+ * them is in this table, and only here (shim.h, REAL and MISSING).
  *
- * Resolved once, in the constructor, before main. A call that arrives
- * earlier (another library's constructor opening a file) resolves the
- * table on the spot; the table holds plain pointers, written at most once
- * with the same values, so a race between two early threads is harmless.
+ * Resolved once, in the constructor, before main, which also hands the
+ * core the ones it needs (init.c, mmapio_embed_sys), so that it never
+ * calls back into the shim's own wrappers. A call that arrives earlier
+ * (another library's constructor opening a file) resolves the table on
+ * the spot; the table holds plain pointers, written at most once with the
+ * same values, so a race between two early threads is harmless.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -29,7 +32,8 @@ static const struct entry entries[] = {
 	E(execvpe), E(fexecve), E(execveat), E(posix_spawn), E(posix_spawnp), E(system),
 	E(popen), E(fdopen), E(sendfile), E(splice), E(copy_file_range), E(sigaction),
 	E(posix_fadvise), E(lockf), E(ioctl), E(setrlimit), E(setrlimit64), E(prlimit), E(prlimit64), E(mlockall), E(munlockall),
-	E(pthread_cancel),
+	E(pthread_cancel), E(ulimit), E(closefrom), E(sendmsg), E(sendmmsg), E(signal), E(pthread_sigmask),
+	E(sigprocmask), E(fallocate), E(_exit), E(sysv_signal), E(sigset), E(siginterrupt),
 	/* read and open last: the checks in REAL() look at the first member used */
 	E(read), E(open),
 };
@@ -47,7 +51,3 @@ void shim_resolve(void)
 	}
 }
 
-void *dlsym_next(const char *name)
-{
-	return dlsym(RTLD_NEXT, name);
-}

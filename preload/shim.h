@@ -10,6 +10,7 @@
  *   decide.c     the first decision on a descriptor (auto mode's lazy one)
  *   files.c      one entry per file (dev, ino): its map, descriptors, state
  *   policy.c     which files are mapped, and why (tests/unit/test_policy.c)
+ *   procfs.c     what the shim reads from /proc and /sys (threads, vm size)
  *   pattern.c    the calls the kernel serves on tracked files
  *   sample.c     watching files by sampling their calls; windows
  *   residency.c  is a range in the page cache (cachestat, major faults)
@@ -19,12 +20,17 @@
  *   read.c       read family;  write.c  write family, ftruncate, fsync
  *   iov.h        reading a caller's iovec array safely
  *   cache.c      posix_fadvise: the page cache as without the shim
+ *   limits.c     resource limits (RLIMIT_FSIZE, RLIMIT_AS, mlockall)
  *   coherence.c  size changes published between shim instances
  *   procs.c      fork, vfork, exec, posix_spawn, system, popen, fdopen,
  *                sendfile, splice, copy_file_range, SCM_RIGHTS
  *   vfork_x86_64.S  vfork, which a C wrapper cannot return from twice
  *   signals.c    sigaction/signal routed around the core's fault handler
  *   stats.c      counters and the JSON report;  log.c  MMAPIO_LOG messages
+ *   exitreport.c the stats line on _exit, _Exit, quick_exit, fatal signals
+ *                (tests/preload/prog_exits.c, run.sh prog_exits.lines)
+ *   inherit.c    descriptors open at start; read() on shared descriptions
+ *                (tests/preload/prog_inherit.c, run.sh inherited-*)
  * The differential programs of tests/preload run every entry point with and
  * without the shim; tests/stress is the reliability suite.
  */
@@ -116,12 +122,34 @@ struct real_fns {
 	int (*mlockall)(int);
 	int (*munlockall)(void);
 	int (*pthread_cancel)(pthread_t);
+	long (*ulimit)(int, ...);
+	void (*closefrom)(int);
+	ssize_t (*sendmsg)(int, const void *, int);
+	int (*sendmmsg)(int, void *, unsigned, int);
+	void (*(*signal)(int, void (*)(int)))(int);
+	int (*pthread_sigmask)(int, const void *, void *);
+	int (*sigprocmask)(int, const void *, void *);
+	int (*fallocate)(int, int, off_t, off_t);
+	/* exitreport.c */
+	void (*_exit)(int);
+	void (*(*sysv_signal)(int, void (*)(int)))(int);
+	void (*(*sigset)(int, void (*)(int)))(int);
+	int (*siginterrupt)(int, int);
 };
 extern struct real_fns real;
 void shim_resolve(void);
-void *dlsym_next(const char *name);
-/* REAL(name): the real function, resolved on first use if init has not run. */
+/*
+ * The one way to the real functions. REAL(name): the next definition of
+ * name after the shim (libc's), all resolved at once in the constructor
+ * (shim_resolve), or on the spot by a call that comes before it. A symbol
+ * the libc lacks (close_range, closefrom, execveat, copy_file_range,
+ * preadv2 on an older glibc) stays NULL; only a program built against a
+ * newer libc can call the shim's wrapper then, and the wrapper answers as
+ * that libc's system call would where the kernel lacks it: -1 with ENOSYS
+ * (MISSING(name)), or nothing for a function that returns nothing.
+ */
 #define REAL(name) (likely(real.name != NULL) ? real.name : (shim_resolve(), real.name))
+#define MISSING(name) (REAL(name) == NULL && (errno = ENOSYS, true))
 
 /* ---- config.c ---- */
 enum shim_mode { MODE_NEVER, MODE_ALWAYS, MODE_AUTO };
@@ -359,6 +387,7 @@ struct file_facts;
 /* files.c: the table of files, their maps and descriptors, state changes */
 void files_lock(void);
 void files_unlock(void);
+bool files_held(void); /* this thread holds the files lock (always true without MMAPIO_DEBUG) */
 void files_init(void);
 struct file *files_find(struct file_key key);		/* under the lock */
 /* Track fd (a new description, or `pending`'s now decided) on the file
@@ -382,6 +411,8 @@ void files_follow_other(struct file *f, int fd);
 void files_fold_all(void (*fn)(struct file *)); /* for stats, under the files lock */
 /* Every map goes and its file to the kernel, for good (mlockall). */
 void files_retire_all(const char *reason);
+/* Every map gives back the address space it reserved past its file (RLIMIT_AS). */
+void files_trim_all(void);
 /* F_ADD_SEALS is coming: a writable map would make F_SEAL_WRITE fail (EBUSY). */
 void files_before_seal(struct ofd *o, long seals);
 /* The map of o's file lets go of its pages in [off, off + len) (cache.c). */
@@ -404,6 +435,7 @@ uint64_t residency_majflt(void);			   /* this thread's major faults */
 extern _Atomic uint64_t limit_fsize;  /* RLIMIT_FSIZE, UINT64_MAX: none */
 extern _Atomic bool limit_no_maps;    /* mlockall(MCL_FUTURE) holds */
 void limits_read(void);
+void limits_read_fsize(void);
 uint64_t limits_reserve(int fd); /* a map's reservation; UINT64_MAX: do not map */
 /* May a write of len bytes at off go into the map, as far as RLIMIT_FSIZE goes? */
 static inline bool limits_write_ok(uint64_t off, size_t len)
@@ -423,6 +455,7 @@ static inline int64_t kernel_offset(struct ofd *o)
 }
 void offset_sync(struct ofd *o, int fd);     /* kernel offset := shadow */
 void offset_unshadow(struct ofd *o, int fd); /* sync, then let the kernel own it */
+void offset_adopt_kernel(struct ofd *o, int fd); /* the kernel moved it (RWF_APPEND) */
 void offset_sync_all(bool unshadow_inheritable);
 off_t shim_lseek(struct ofd *o, int fd, off_t off, int whence);
 /* Around a call that uses the kernel's offset on a non-shadowed description:
@@ -432,9 +465,20 @@ void kernel_offset_leave(struct ofd *o);
 void offset_adopt(struct ofd *o, int fd);
 bool offset_take(struct ofd *o, int fd); /* before the map serves o's first read()/write() */
 
-/* ---- write.c: size changes through the kernel exclude map writes ---- */
-struct file *resize_begin(struct ofd *o);
-void resize_end(struct file *f);
+/* ---- files.c: map writes and size changes through the kernel exclude each
+ * other on a file (the why is in files.c, above resize_begin) ---- */
+struct file *resize_begin(struct ofd *o); /* before a kernel call that may change the size */
+void resize_end(struct file *f);	  /* leaves errno alone */
+static inline bool map_write_begin(struct file *f)
+{
+	atomic_fetch_add(&f->map_writers, 1);
+	if (likely(atomic_load(&f->resizing) == 0))
+		return true;
+	atomic_fetch_sub(&f->map_writers, 1);
+	return false;
+}
+
+static inline void map_write_end(struct file *f) { atomic_fetch_sub(&f->map_writers, 1); }
 
 /* ---- policy.c ---- */
 struct file_facts {
@@ -457,8 +501,13 @@ struct file_facts {
 /* Pure: same inputs, same answer. Table-tested in tests/preload/test_policy.c. */
 struct decision policy_decide(const struct shim_config *c, const struct file_facts *f);
 int policy_advice(const struct file_facts *f); /* MMAPIO_ADV_* for a map, or -1 */
+bool policy_is_memfs(long fs_magic);	       /* tmpfs, hugetlbfs: a hole read through a map allocates */
 bool policy_selected(int fd, const char *path, const char **why);
-uint64_t policy_threads(void); /* live threads, re-read at most every 100 ms */
+
+/* ---- procfs.c: small files of /proc and /sys ---- */
+bool proc_read_file(const char *path, char *buf, size_t cap); /* whole, NUL-terminated */
+uint64_t proc_threads(void);  /* live threads, re-read at most every 100 ms */
+uint64_t proc_vm_size(void);  /* address space in use, UINT64_MAX unknown */
 
 /* ---- pattern.c ---- */
 /* Before a call the kernel serves on a tracked description: its pattern
@@ -550,6 +599,18 @@ static inline void cancel_point(void)
 	if (unlikely(atomic_load_explicit(&cancel_seen, memory_order_relaxed)))
 		pthread_testcancel();
 }
+
+/*
+ * Preconditions as assertions in a debug build (-DMMAPIO_DEBUG: make
+ * test-asan, the stress suite's TSan build): "under the lock" is checked
+ * there. Elsewhere nothing: an assertion must never stop the host program.
+ */
+#ifdef MMAPIO_DEBUG
+#include <assert.h>
+#define SHIM_ASSERT(x) assert(x)
+#else
+#define SHIM_ASSERT(x) ((void)0)
+#endif
 
 /* Set while the shim runs its own slow paths: nested interposed calls pass through. */
 extern TLS int shim_busy;

@@ -28,14 +28,10 @@ EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old
 /* glibc's signal(): BSD semantics (SA_RESTART, the signal blocked in its handler). */
 EXPORT sighandler_t signal(int sig, sighandler_t handler)
 {
-	static sighandler_t (*real_signal)(int, sighandler_t);
 	if (unlikely(fatal_covered(sig))) /* exitreport.c */
 		return (sighandler_t)fatal_signal(sig, (void *)handler);
-	if (!ours(sig)) {
-		if (!real_signal)
-			real_signal = (sighandler_t(*)(int, sighandler_t))dlsym_next("signal");
-		return real_signal(sig, handler);
-	}
+	if (!ours(sig))
+		return REAL(signal)(sig, handler);
 	struct sigaction act, old;
 	memset(&act, 0, sizeof act);
 	act.sa_handler = handler;
@@ -50,6 +46,8 @@ EXPORT sighandler_t bsd_signal(int sig, sighandler_t handler)
 {
 	return signal(sig, handler);
 }
+/* glibc's ssignal is its signal */
+EXPORT sighandler_t ssignal(int sig, sighandler_t handler) __attribute__((alias("signal")));
 
 /*
  * Blocked fault signals. A SIGSEGV or SIGBUS raised by an instruction while
@@ -71,22 +69,15 @@ static void note_mask(const sigset_t *mask)
 bool faults_check_mask(void)
 {
 	if (faults_ok == 0) {
-		typedef int (*mask_fn)(int, const sigset_t *, sigset_t *);
-		static _Atomic(mask_fn) real_mask; /* threads may race to set it (same value) */
 		sigset_t cur;
-		mask_fn fn = atomic_load_explicit(&real_mask, memory_order_relaxed);
-		if (!fn) {
-			fn = (mask_fn)dlsym_next("pthread_sigmask");
-			atomic_store_explicit(&real_mask, fn, memory_order_relaxed);
-		}
-		if (fn && fn(SIG_BLOCK, NULL, &cur) == 0)
+		if (REAL(pthread_sigmask)(SIG_BLOCK, NULL, &cur) == 0)
 			note_mask(&cur);
 	}
 	return faults_ok > 0;
 }
 
-static int change_mask(int (*fn)(int, const sigset_t *, sigset_t *), int how,
-		       const sigset_t *set, sigset_t *old)
+static int change_mask(int (*fn)(int, const void *, void *), int how, const sigset_t *set,
+		       sigset_t *old)
 {
 	sigset_t mine;
 	int r = fn(how, set, old ? old : &mine);
@@ -110,18 +101,12 @@ static int change_mask(int (*fn)(int, const sigset_t *, sigset_t *), int how,
 
 EXPORT int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
 {
-	static int (*real_fn)(int, const sigset_t *, sigset_t *);
-	if (!real_fn)
-		real_fn = (int (*)(int, const sigset_t *, sigset_t *))dlsym_next("pthread_sigmask");
-	return change_mask(real_fn, how, set, old);
+	return change_mask(REAL(pthread_sigmask), how, set, old);
 }
 
 EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old)
 {
-	static int (*real_fn)(int, const sigset_t *, sigset_t *);
-	if (!real_fn)
-		real_fn = (int (*)(int, const sigset_t *, sigset_t *))dlsym_next("sigprocmask");
-	return change_mask(real_fn, how, set, old);
+	return change_mask(REAL(sigprocmask), how, set, old);
 }
 
 /* ---- cancellation (shim.h, cancel_point) ---- */

@@ -72,6 +72,16 @@ static _Atomic unsigned nrecs;
 static _Atomic size_t json_bytes;   /* the paths' JSON, summed: the report's size */
 static pthread_mutex_t rec_lock = PTHREAD_MUTEX_INITIALIZER;
 static pid_t owner; /* the process whose counters these are */
+#ifdef MMAPIO_DEBUG
+static TLS bool rec_held; /* this thread holds rec_lock */
+#define REC_LOCK() (pthread_mutex_lock(&rec_lock), rec_held = true)
+#define REC_UNLOCK() (rec_held = false, pthread_mutex_unlock(&rec_lock))
+#define REC_HELD() SHIM_ASSERT(rec_held)
+#else
+#define REC_LOCK() pthread_mutex_lock(&rec_lock)
+#define REC_UNLOCK() pthread_mutex_unlock(&rec_lock)
+#define REC_HELD() ((void)0)
+#endif
 
 /*
  * Who is writing the line of this process image: 0 nobody yet, a thread
@@ -80,8 +90,10 @@ static pid_t owner; /* the process whose counters these are */
  */
 static _Atomic int report_state;
 
+/* Under rec_lock. */
 static void zero_counts(void)
 {
+	REC_HELD();
 	atomic_store(&totals.served, 0);
 	atomic_store(&totals.passthrough, 0);
 	atomic_store(&totals.bytes, 0);
@@ -106,14 +118,14 @@ static void zero_counts(void)
  * Registered before files.c's handlers: the prepare handlers run in the
  * reverse order, so the files lock is taken first, as everywhere else.
  */
-static void fork_prepare(void) { pthread_mutex_lock(&rec_lock); }
-static void fork_parent(void) { pthread_mutex_unlock(&rec_lock); }
+static void fork_prepare(void) { REC_LOCK(); }
+static void fork_parent(void) { REC_UNLOCK(); }
 static void fork_child(void)
 {
 	owner = getpid();
 	atomic_store(&report_state, 0);
 	zero_counts();
-	pthread_mutex_unlock(&rec_lock);
+	REC_UNLOCK();
 }
 
 void stats_init(void)
@@ -154,6 +166,7 @@ static size_t json_escape(char *out, const char *s)
 /* Under rec_lock. */
 static struct stat_record *record_get(const char *path)
 {
+	REC_HELD();
 	struct stat_record *r;
 	HASH_FIND_STR(records, path, r);
 	if (r)
@@ -193,6 +206,7 @@ static unsigned latest(unsigned d)
 /* Under rec_lock. The same decision again (another open of the file) is not news. */
 static void record_decision(struct stat_record *r, const char *decision, const char *reason)
 {
+	REC_HELD();
 	unsigned d = atomic_load_explicit(&r->decisions, memory_order_relaxed);
 	if (d) {
 		unsigned l = latest(d);
@@ -210,11 +224,11 @@ void stats_record_decision(const char *path, const char *decision, const char *r
 {
 	if (!stats_on)
 		return;
-	pthread_mutex_lock(&rec_lock);
+	REC_LOCK();
 	struct stat_record *r = record_get(path);
 	if (r)
 		record_decision(r, decision, reason);
-	pthread_mutex_unlock(&rec_lock);
+	REC_UNLOCK();
 }
 
 /* A file's decision (files.c): also where its record is, for reports on the way out. */
@@ -222,22 +236,22 @@ void stats_file_decision(struct file *f, const char *decision)
 {
 	if (!stats_on)
 		return;
-	pthread_mutex_lock(&rec_lock);
+	REC_LOCK();
 	struct stat_record *r = record_get(f->path ? f->path : "?");
 	if (r) {
 		record_decision(r, decision, f->reason);
 		atomic_store_explicit(&f->stat_rec, r, memory_order_release);
 	}
-	pthread_mutex_unlock(&rec_lock);
+	REC_UNLOCK();
 }
 
 struct stat_record *stats_record_of(const char *path)
 {
 	if (!stats_on)
 		return NULL;
-	pthread_mutex_lock(&rec_lock);
+	REC_LOCK();
 	struct stat_record *r = record_get(path ? path : "?");
-	pthread_mutex_unlock(&rec_lock);
+	REC_UNLOCK();
 	return r;
 }
 
@@ -248,7 +262,7 @@ void stats_pending_closed(struct ofd *o)
 	uint64_t p = atomic_exchange(&o->st_pass, 0);
 	if (!stats_on || !p)
 		return;
-	pthread_mutex_lock(&rec_lock);
+	REC_LOCK();
 	struct stat_record *r = atomic_load(&o->stat_rec);
 	if (!r)
 		r = record_get(o->path ? o->path : "?");
@@ -257,7 +271,7 @@ void stats_pending_closed(struct ofd *o)
 		if (!atomic_load(&r->decisions))
 			record_decision(r, "kernel", closed_undecided);
 	}
-	pthread_mutex_unlock(&rec_lock);
+	REC_UNLOCK();
 }
 
 static void fold(struct file *f)
@@ -312,9 +326,9 @@ void stats_file_closed(struct file *f)
 {
 	if (!stats_on)
 		return;
-	pthread_mutex_lock(&rec_lock);
+	REC_LOCK();
 	fold(f);
-	pthread_mutex_unlock(&rec_lock);
+	REC_UNLOCK();
 }
 
 /* ---- the report: async-signal-safe from here on ---- */
@@ -709,8 +723,8 @@ void stats_write_final(void)
 /* After the line written before an exec: if the exec fails, the image goes on from zero. */
 void stats_reset(void)
 {
-	pthread_mutex_lock(&rec_lock);
+	REC_LOCK();
 	zero_counts();
-	pthread_mutex_unlock(&rec_lock);
+	REC_UNLOCK();
 	atomic_store(&report_state, 0);
 }

@@ -24,48 +24,6 @@
 #include "iov.h"
 #include "shim.h"
 
-/*
- * Map writes and size changes must not overlap on one file. When the
- * kernel extends a file (a write past the end, ftruncate up, fallocate) it
- * zeroes the rest of the block that held the old end of file, under its
- * page lock, which a store through a map does not take. A map write into
- * that block, let through because the new size was already visible, can
- * be zeroed a moment later: measured, one 256-byte record in about sixty
- * runs lost with two threads appending through one descriptor. So each
- * file counts map writes in flight and size changes in flight, Dekker
- * style (sequentially consistent): a map write that sees a size change in
- * flight goes to the kernel; a size change waits for map writes in flight
- * to finish. Size changes by processes outside the shim are not covered.
- */
-static inline bool map_write_begin(struct file *f)
-{
-	atomic_fetch_add(&f->map_writers, 1);
-	if (likely(atomic_load(&f->resizing) == 0))
-		return true;
-	atomic_fetch_sub(&f->map_writers, 1);
-	return false;
-}
-
-static inline void map_write_end(struct file *f) { atomic_fetch_sub(&f->map_writers, 1); }
-
-/* Before a kernel call that may change the size of o's file. */
-struct file *resize_begin(struct ofd *o)
-{
-	struct file *f = o ? o->file : NULL;
-	if (!f || atomic_load(&f->state) != FILE_MAPPED || !f->writable)
-		return NULL;
-	atomic_fetch_add(&f->resizing, 1);
-	while (atomic_load(&f->map_writers))
-		sched_yield(); /* a map write is a copy of at most 2 GiB, usually tiny */
-	return f;
-}
-
-void resize_end(struct file *f) /* leaves errno alone */
-{
-	if (f)
-		atomic_fetch_sub(&f->resizing, 1);
-}
-
 static inline mmapio_map *writable_map(struct ofd *o, int fd)
 {
 	struct file *f = o->file;
@@ -112,16 +70,17 @@ static ssize_t map_pwrite(struct ofd *o, int fd, const void *buf, size_t len, of
 			  int64_t call_off)
 {
 	mmapio_map *m = writable_map(o, fd);
-	if (!m || off < 0 || len == 0 || len > 0x7ffff000UL)
+	if (!m || off < 0 || len == 0 || len > MMAPIO_MAX_RW)
 		return -1;
 	uint64_t size = mmapio_size(m);
 	if ((uint64_t)off > size || len > size - (uint64_t)off)
 		return -1; /* extends the file: not a sample of the map's writes */
-	if (!limits_write_ok((uint64_t)off, len))
-		return -1; /* the kernel's EFBIG, SIGXFSZ or short write */
 	struct sample s;
 	ssize_t n = -1;
-	if (sample_served_begin(o, fd, call_off, off, len, &s))
+	bool go = sample_served_begin(o, fd, call_off, off, len, &s);
+	if (s.active) /* a limit lowered behind our back counts from here (limits.c) */
+		limits_read_fsize();
+	if (go && limits_write_ok((uint64_t)off, len)) /* else the kernel's EFBIG, SIGXFSZ, cut */
 		n = map_copy_in(o, fd, m, buf, len, off);
 	sample_served_end(o, fd, &s);
 	return n;
@@ -134,7 +93,7 @@ static ssize_t map_pwritev(struct ofd *o, int fd, const struct iovec *iov, int c
 	size_t total, done = 0;
 	mmapio_map *m = writable_map(o, fd);
 	if (!m || off < 0 || !iov_load(iov, cnt, v, &total) || total == 0 ||
-	    total > 0x7ffff000UL)
+	    total > MMAPIO_MAX_RW)
 		return -1;
 	uint64_t size = mmapio_size(m);
 	if ((uint64_t)off > size || total > size - (uint64_t)off ||
@@ -192,9 +151,9 @@ static ssize_t kernel_write(struct ofd *o, int fd, const void *buf, const struct
 {
 	count_pass(o);
 	/* Not shadowed: keep an adoption of the offset from overlapping us. */
+	pattern_before(o, fd, -1, -1, len); /* before entering: see read.c, kernel_read */
 	bool guarded = !atomic_load(&o->shadow) && kernel_offset_enter(o);
 	offset_sync(o, fd);
-	pattern_before(o, fd, -1, -1, len);
 	struct file *rf = resize_begin(o);
 	ssize_t n = iov ? REAL(writev)(fd, iov, cnt) : REAL(write)(fd, buf, len);
 	int e = errno;
@@ -222,7 +181,7 @@ static ssize_t kernel_write(struct ofd *o, int fd, const void *buf, const struct
 static ssize_t shim_write(struct ofd *o, int fd, const void *buf, const struct iovec *iov,
 			  int cnt, size_t len)
 {
-	if (!offset_take(o, fd) || len > 0x7ffff000UL)
+	if (!offset_take(o, fd) || len > MMAPIO_MAX_RW)
 		return kernel_write(o, fd, buf, iov, cnt, len);
 	int64_t old = atomic_load_explicit(&o->off, memory_order_relaxed);
 	do {
@@ -338,7 +297,9 @@ EXPORT ssize_t pwritev2(int fd, const struct iovec *iov, int cnt, off_t off, int
 		ssize_t n = REAL(pwritev2)(fd, iov, cnt, off, flags);
 		int e = errno;
 		resize_end(rf);
-		if (n > 0 && atomic_load(&o->shadow))
+		if (n > 0 && (flags & RWF_APPEND))
+			offset_adopt_kernel(o, fd); /* the kernel moved it to the new end */
+		else if (n > 0 && !atomic_load(&o->noshadow))
 			atomic_fetch_add(&o->off, n);
 		after_kernel_write(o, fd, n, -1);
 		errno = e;
@@ -431,11 +392,8 @@ EXPORT int fdatasync(int fd) { return shim_sync(fd, true); }
 /* fallocate can change the size (plain mode grows; COLLAPSE_RANGE shrinks). */
 EXPORT int fallocate(int fd, int mode, off_t off, off_t len)
 {
-	static int (*real_fn)(int, int, off_t, off_t);
-	if (!real_fn)
-		real_fn = (int (*)(int, int, off_t, off_t))dlsym_next("fallocate");
 	struct file *rf = resize_begin(fd_get(fd));
-	int r = real_fn(fd, mode, off, len);
+	int r = REAL(fallocate)(fd, mode, off, len);
 	resize_end(rf);
 	if (r == 0)
 		size_changed(fd);

@@ -549,6 +549,40 @@ static void test_no_fd(void **state)
 	T_OK(mmapio_close(m));
 }
 
+/* mmapio_trim_reserve gives the address space past the mapped part back. */
+static void test_trim_reserve(void **state)
+{
+	(void)state;
+	char path[PATH_MAX];
+	tu_path(path, sizeof path, "trim");
+	T_OK(tu_make_file(path, 5 * tu_ps + 10));
+	mmapio_map *m;
+	open_ok(&m, path, MMAPIO_RDWR, NULL);
+	assert_true(mmapio_reserved(m) >= (1ull << 30));
+	void *p0 = view0(m);
+	T_OK(mmapio_trim_reserve(m));
+	T_EQ(mmapio_reserved(m), 6 * tu_ps);
+	T_EQ(view0(m), p0);
+	/* The address space after it is the process's again. */
+	void *want = (char *)p0 + 6 * tu_ps;
+	void *q = mmap(want, tu_ps, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	assert_true(q == want);
+	munmap(q, tu_ps);
+	uint8_t b[32];
+	T_EQ(mmapio_read(m, (off_t)(5 * tu_ps), b, sizeof b), 10);
+	T_EQ(tu_check(b, 5 * tu_ps, 10), -1);
+	/* Growth past it: up to the reservation, and -EFBIG across its end. */
+	int fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)(8 * tu_ps)), 0);
+	T_OK(mmapio_refresh(m));
+	T_EQ(mmapio_read(m, (off_t)(6 * tu_ps - 16), b, sizeof b), -EFBIG);
+	T_EQ(mmapio_read(m, (off_t)(6 * tu_ps - 16), b, 16), 16);
+	T_EQ(mmapio_resize(m, 7 * tu_ps), -EFBIG);
+	close(fd);
+	T_OK(mmapio_close(m));
+}
+
 static void test_resize_not_rdwr(void **state)
 {
 	(void)state;
@@ -740,6 +774,7 @@ int main(void)
 		cmocka_unit_test(test_resize_not_rdwr),
 		cmocka_unit_test(test_accessors_and_default_reserve),
 		cmocka_unit_test(test_no_fd),
+		cmocka_unit_test(test_trim_reserve),
 		cmocka_unit_test(test_many_maps_same_file),
 		cmocka_unit_test(test_defer_unmap),
 	};

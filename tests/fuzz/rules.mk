@@ -3,7 +3,7 @@
 # The same target is replayed over tests/fuzz/corpus by `make test` (gcc).
 FUZZ_SECONDS ?= 60
 FUZZ_SRC := preload/parse.c preload/config.c preload/real.c
-FUZZ_FLAGS := -std=gnu11 -g -O1 -Iinclude -Icore -Ipreload -DMMAPIO_EMBEDDED -pthread
+FUZZ_FLAGS := -std=gnu11 -g -O1 -Iinclude -Ipreload -DMMAPIO_EMBEDDED -pthread
 
 $(B)/tests/fuzz-replay: tests/fuzz/fuzz_config.c tests/fuzz/replay.c $(FUZZ_SRC) tests/fuzz/log_stub.c
 	@mkdir -p $(@D)

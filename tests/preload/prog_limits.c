@@ -3,10 +3,12 @@
  * place and for what the shim takes itself.
  *  - RLIMIT_FSIZE: in-place writes at or past the limit fail with EFBIG
  *    (SIGXFSZ ignored), or kill with SIGXFSZ (default action, in a child);
- *    a write crossing it is cut; limits changed with setrlimit and prlimit
- *    while running count at once.
+ *    a write crossing it is cut; limits changed with setrlimit, prlimit and
+ *    ulimit while running count at once.
  *  - RLIMIT_AS: under a limit with 1.5 GiB of room, reading a file (which the
- *    shim maps) must not take the room a later 900 MiB mapping needs.
+ *    shim maps) must not take the room a later 900 MiB mapping needs; nor
+ *    when the limit is set after the file was read (the map reserved its
+ *    address space without a limit, 1 GiB by default).
  *  - mlockall(MCL_CURRENT): must not read in the pages of a file the program
  *    read a little of (the shim's map would be locked whole).
  */
@@ -17,6 +19,7 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <ulimit.h>
 
 #define KIB 1024
 
@@ -55,6 +58,10 @@ static void fsize(void)
 	set_fsize(256 * KIB, true);
 	CK(pwrite(fd, w, 4096, 128 * KIB), "pwrite 4 KiB at 128 KiB, limit raised");
 	prd(fd, 8192, 126 * KIB, "read back");
+	CK(ulimit(UL_SETFSIZE, 96L * KIB / 512), "ulimit(UL_SETFSIZE, 96 KiB)");
+	CK(pwrite(fd, w, 4096, 100 * KIB), "pwrite 4 KiB at 100 KiB, ulimit 96 KiB");
+	CK(pwrite(fd, w, 8192, 92 * KIB), "pwrite 8 KiB at 92 KiB, ulimit 96 KiB");
+	set_fsize(256 * KIB, false);
 	fflush(stdout);
 	pid_t pid = fork();
 	if (pid == 0) {
@@ -88,6 +95,16 @@ static uint64_t vm_size(void)
 	return pages * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
+/* The program's own large mapping, which the shim's must leave room for. */
+static void try_mmap_900m(void)
+{
+	void *p = mmap(NULL, 900ull * KIB * KIB, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	SAY("mmap 900 MiB: %s\n", p == MAP_FAILED ? ename(errno) : "ok");
+	if (p != MAP_FAILED)
+		munmap(p, 900ull * KIB * KIB);
+}
+
 static void address_space(void)
 {
 	sec("RLIMIT_AS");
@@ -99,11 +116,18 @@ static void address_space(void)
 	int fd = (int)CK(open("a.bin", O_RDONLY), "open");
 	for (int i = 0; i < 10; i++)
 		prd(fd, 4096, i * 700000, "pread");
-	void *p = mmap(NULL, 900ull * KIB * KIB, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	SAY("mmap 900 MiB: %s\n", p == MAP_FAILED ? ename(errno) : "ok");
-	if (p != MAP_FAILED)
-		munmap(p, 900ull * KIB * KIB);
+	try_mmap_900m();
+	CK(setrlimit(RLIMIT_AS, &old), "setrlimit(RLIMIT_AS, as before)");
+	whole("after", fd);
+	CK(close(fd), "close");
+
+	uint64_t before = vm_size();
+	fd = (int)CK(open("a.bin", O_RDONLY), "open, no limit");
+	for (int i = 0; i < 10; i++)
+		prd(fd, 4096, i * 700000, "pread");
+	rl.rlim_cur = before + 1024ull * KIB * KIB;
+	CK(setrlimit(RLIMIT_AS, &rl), "setrlimit(RLIMIT_AS, 1 GiB more than before the open)");
+	try_mmap_900m();
 	CK(setrlimit(RLIMIT_AS, &old), "setrlimit(RLIMIT_AS, as before)");
 	whole("after", fd);
 	CK(close(fd), "close");

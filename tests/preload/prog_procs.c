@@ -12,6 +12,7 @@
 #include "common.h"
 #include <limits.h>
 #include <spawn.h>
+#include <stdbool.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
@@ -56,6 +57,18 @@ static void waitfor(pid_t pid, const char *what)
 		printf("  %s: killed by signal %d\n", what, WTERMSIG(st));
 	else
 		printf("  %s: status %#x\n", what, st);
+}
+
+/* posix_spawn(p) the helper with args, wait for it, say what spawn returned. */
+static void spawn_wait(bool by_path, const posix_spawn_file_actions_t *fa, char **args, const char *what)
+{
+	pid_t pid;
+	fflush(stdout);
+	int r = by_path ? posix_spawnp(&pid, helper_name, fa, NULL, args, environ)
+			: posix_spawn(&pid, helper, fa, NULL, args, environ);
+	if (r == 0)
+		waitfor(pid, "spawned");
+	SAY("%s = %d\n", what, r);
 }
 
 static void tok_send(int fd)
@@ -314,20 +327,12 @@ int main(int argc, char **argv)
 		snprintf(fds, sizeof fds, "%d", fd);
 		rd(fd, 10, "parent");
 		char *args[] = {helper, "posix_spawn", fds, "r300", "s", NULL};
-		fflush(stdout);
-		int r = posix_spawn(&pid, helper, NULL, NULL, args, environ);
-		if (r == 0)
-			waitfor(pid, "spawned");
-		SAY("posix_spawn = %d\n", r);
+		spawn_wait(false, NULL, args, "posix_spawn");
 		state("parent", fd);
 		rd(fd, 10, "parent");
 
 		char *args2[] = {(char *)helper_name, "posix_spawnp", fds, "r300", "s", NULL};
-		fflush(stdout);
-		r = posix_spawnp(&pid, helper_name, NULL, NULL, args2, environ);
-		if (r == 0)
-			waitfor(pid, "spawned");
-		SAY("posix_spawnp = %d\n", r);
+		spawn_wait(true, NULL, args2, "posix_spawnp");
 		state("parent", fd);
 		rd(fd, 10, "parent");
 
@@ -335,33 +340,21 @@ int main(int argc, char **argv)
 		posix_spawn_file_actions_init(&fa);
 		posix_spawn_file_actions_adddup2(&fa, fd, 10);
 		char *args3[] = {helper, "spawn-dup2", "10", "r300", "s", NULL};
-		fflush(stdout);
-		r = posix_spawn(&pid, helper, &fa, NULL, args3, environ);
-		if (r == 0)
-			waitfor(pid, "spawned");
-		SAY("posix_spawn adddup2 = %d\n", r);
+		spawn_wait(false, &fa, args3, "posix_spawn adddup2");
 		posix_spawn_file_actions_destroy(&fa);
 		state("parent", fd);
 
 		posix_spawn_file_actions_init(&fa);
 		posix_spawn_file_actions_addclose(&fa, fd);
 		char *args4[] = {helper, "spawn-close", fds, "r300", NULL};
-		fflush(stdout);
-		r = posix_spawn(&pid, helper, &fa, NULL, args4, environ);
-		if (r == 0)
-			waitfor(pid, "spawned");
-		SAY("posix_spawn addclose = %d\n", r);
+		spawn_wait(false, &fa, args4, "posix_spawn addclose");
 		posix_spawn_file_actions_destroy(&fa);
 		state("parent", fd);
 
 		posix_spawn_file_actions_init(&fa);
 		posix_spawn_file_actions_addopen(&fa, 11, "p.bin", O_RDONLY, 0);
 		char *args5[] = {helper, "spawn-open", "11", "r300", "s", NULL};
-		fflush(stdout);
-		r = posix_spawn(&pid, helper, &fa, NULL, args5, environ);
-		if (r == 0)
-			waitfor(pid, "spawned");
-		SAY("posix_spawn addopen = %d\n", r);
+		spawn_wait(false, &fa, args5, "posix_spawn addopen");
 		posix_spawn_file_actions_destroy(&fa);
 		state("parent", fd);
 	}

@@ -157,6 +157,18 @@ static void *writer(void *p)
 	return NULL;
 }
 
+/* Thread 0 writes its records through f0, thread 1 through f1, at once. */
+static void two_writers(int f0, int f1)
+{
+	struct wr_arg a = {0, f0, 0}, b = {1, f1, 0};
+	pthread_t ta, tb;
+	pthread_create(&ta, NULL, writer, &a);
+	pthread_create(&tb, NULL, writer, &b);
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	SAY("  write errors=%ld,%ld\n", a.errors, b.errors);
+}
+
 static void check_records(const char *name, int nthreads)
 {
 	int fd = open(name, O_RDONLY);
@@ -328,13 +340,7 @@ int main(int argc, char **argv)
 		CK(write(fd, z, 2 * NREC * REC), "prefill with zeros");
 		free(z);
 		CK(lseek(fd, 0, SEEK_SET), "lseek 0");
-		struct wr_arg a = {0, fd, 0}, b = {1, fd, 0};
-		pthread_t ta, tb;
-		pthread_create(&ta, NULL, writer, &a);
-		pthread_create(&tb, NULL, writer, &b);
-		pthread_join(ta, NULL);
-		pthread_join(tb, NULL);
-		SAY("  write errors=%ld,%ld\n", a.errors, b.errors);
+		two_writers(fd, fd);
 		state("wr", fd);
 		CK(close(fd), "close");
 		check_records("wr.bin", 2);
@@ -342,26 +348,14 @@ int main(int argc, char **argv)
 	{
 		int fd = (int)CK(open("wh.bin", O_RDWR | O_CREAT | O_TRUNC, 0644), "open wh.bin");
 		CK(ftruncate(fd, 2 * NREC * REC), "presize with a hole");
-		struct wr_arg a = {0, fd, 0}, b = {1, fd, 0};
-		pthread_t ta, tb;
-		pthread_create(&ta, NULL, writer, &a);
-		pthread_create(&tb, NULL, writer, &b);
-		pthread_join(ta, NULL);
-		pthread_join(tb, NULL);
-		SAY("  write errors=%ld,%ld\n", a.errors, b.errors);
+		two_writers(fd, fd);
 		state("wh", fd);
 		CK(close(fd), "close");
 		check_records("wh.bin", 2);
 	}
 	{
 		int fd = (int)CK(open("we.bin", O_RDWR | O_CREAT | O_TRUNC, 0644), "open we.bin (empty: extending writes)");
-		struct wr_arg a = {0, fd, 0}, b = {1, fd, 0};
-		pthread_t ta, tb;
-		pthread_create(&ta, NULL, writer, &a);
-		pthread_create(&tb, NULL, writer, &b);
-		pthread_join(ta, NULL);
-		pthread_join(tb, NULL);
-		SAY("  write errors=%ld,%ld\n", a.errors, b.errors);
+		two_writers(fd, fd);
 		state("we", fd);
 		CK(close(fd), "close");
 		check_records("we.bin", 2);
@@ -371,13 +365,7 @@ int main(int argc, char **argv)
 	{
 		int f0 = (int)CK(open("ap.bin", O_RDWR | O_CREAT | O_TRUNC | O_APPEND, 0644), "open ap.bin");
 		int f1 = (int)CK(open("ap.bin", O_RDWR | O_APPEND), "open ap.bin again");
-		struct wr_arg a = {0, f0, 0}, b = {1, f1, 0};
-		pthread_t ta, tb;
-		pthread_create(&ta, NULL, writer, &a);
-		pthread_create(&tb, NULL, writer, &b);
-		pthread_join(ta, NULL);
-		pthread_join(tb, NULL);
-		SAY("  write errors=%ld,%ld\n", a.errors, b.errors);
+		two_writers(f0, f1);
 		/* each descriptor's offset is the end of its own last append: racy, not printed */
 		struct stat st;
 		CK(fstat(f0, &st), "fstat");

@@ -263,7 +263,10 @@ loopfs_up() { # DIR [MKFS_OPTION...] -> sets LOOPMNT LOOPBACK LOOPDEV
 	MOUNTS+=("$LOOPMNT")
 }
 loopfs_down() {
-	unmount "$LOOPMNT"; losetup -d "$LOOPDEV" 2>/dev/null; unmount "$LOOPBACK"
+	unmount "$LOOPMNT"
+	[ -n "${LOOPDEV:-}" ] && losetup -d "$LOOPDEV" 2>/dev/null
+	unmount "$LOOPBACK"
+	LOOPDEV=""
 	LOOPS=()
 }
 eio_case() { # NAME SUBCOMMAND [known]
@@ -299,7 +302,7 @@ eio_case faults-eio-writeback writeback
 if want subpage-blocks; then
 	d=$TMP/subpage
 	for m in base shim; do
-		if ! loopfs_up "$d/$m" -b 1024; then
+		if ! loopfs_up "$d/$m" -b 1024 -O ^extent,^64bit; then
 			loopfs_down 2>/dev/null
 			skip subpage-blocks "no loop device / mkfs.ext4 / tmpfs here"
 			break
@@ -492,7 +495,7 @@ tsan_build() {
 	tsan_lib=$(gcc -print-file-name=libtsan.so)
 	[ -e "$tsan_lib" ] || { echo "no libtsan.so for gcc"; return 1; }
 	mkdir -p "$TSAN_DIR/obj" "$TSAN_DIR/tests/stress"
-	local src objs=() flags=(-std=gnu11 -D_GNU_SOURCE -Iinclude -Icore -Ipreload -DMMAPIO_EMBEDDED -fPIC
+	local src objs=() flags=(-std=gnu11 -D_GNU_SOURCE -DMMAPIO_DEBUG -Iinclude -DMMAPIO_EMBEDDED -fPIC
 		-fvisibility=hidden -fsanitize=thread -O1 -g -pthread -w)
 	(
 		cd "$ROOT" || exit 1

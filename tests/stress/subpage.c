@@ -7,7 +7,9 @@
  * 1. a sparse 64 KiB file, read a few times (the shim maps it), then 1-byte
  *    writes into holes in 8 pages: st_blocks after each, and the file's
  *    data/hole layout (SEEK_DATA/SEEK_HOLE);
- * 2. the file system filled until 8 blocks are free, then 1-byte writes
+ * 2. lseek past the largest file the file system allows (16 GiB for ext4
+ *    without extents and 1 KiB blocks): EINVAL, and the offset stays;
+ * 3. the file system filled until 8 blocks are free, then 1-byte writes
  *    into holes of 10 pages of another sparse file: how many succeed, and
  *    their errors.
  */
@@ -60,6 +62,10 @@ int main(int argc, char **argv)
 		printf("pwrite 1 byte at %d = %zd, blocks %ld\n", p * 8192 + 1500, w, blocks(fd));
 	}
 	layout(fd);
+	errno = 0;
+	off_t r = lseek(fd, (off_t)20 << 30, SEEK_SET);
+	printf("lseek(20 GiB) = %lld %s, then at %lld\n", (long long)r, r < 0 ? strerrorname_np(errno) : "",
+	       (long long)lseek(fd, 0, SEEK_CUR));
 	fsync(fd);
 	close(fd);
 

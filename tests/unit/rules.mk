@@ -1,6 +1,6 @@
 # Unit tests of the shim's pure parts: the value grammars and the policy.
 # They link the shim's objects directly (built with -DMMAPIO_EMBEDDED).
-UNIT_OBJS := $(addprefix $(B)/obj-pre/preload/,parse.o policy.o real.o) \
+UNIT_OBJS := $(addprefix $(B)/obj-pre/preload/,parse.o policy.o procfs.o real.o) \
 	$(B)/obj-pre/preload/unit_stubs.o
 
 $(B)/obj-pre/preload/unit_stubs.o: tests/unit/stubs.c preload/shim.h

@@ -2,3 +2,4 @@
 #include "shim.h"
 
 struct shim_config cfg;
+size_t shim_pagesize = 4096;

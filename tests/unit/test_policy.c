@@ -214,7 +214,7 @@ static void test_memfs(void **state)
 static void test_threads(void **state)
 {
 	(void)state;
-	uint64_t n = policy_threads();
+	uint64_t n = proc_threads();
 	assert_true(n >= 1 && n < 100000);
 }
 
