@@ -19,8 +19,8 @@ T=$TMP
 memcg_dir=""
 t_cleanup_hook() { if [ -n "$memcg_dir" ]; then rmdir "$memcg_dir" 2>/dev/null; fi; return 0; }
 
-# stat KEY FILE...: a field of the (last) stats line, or of its first file entry
-stat() {
+# stat_of KEY FILE...: a field of the (last) stats line, or of its first file entry
+stat_of() {
 	python3 - "$@" <<'PY'
 import json, sys
 key, path = sys.argv[1], sys.argv[2]
@@ -53,9 +53,9 @@ auto_case() { # NAME EXPECT_DECISION REASON_SUBSTR EXPECT_SERVED(>0|0) ENV... --
 		{ fail "$name" "run under the shim failed"; return; }
 	[ "$a" = "$b" ] || { fail "$name" "output differs: '$a' vs '$b'"; return; }
 	local base=${file##*/} d r s
-	d=$(stat file.decision "$T/st" "$base")
-	r=$(stat file.reason "$T/st" "$base")
-	s=$(stat file.served_calls "$T/st" "$base")
+	d=$(stat_of file.decision "$T/st" "$base")
+	r=$(stat_of file.reason "$T/st" "$base")
+	s=$(stat_of file.served_calls "$T/st" "$base")
 	if [ "$d" != "$want" ] || [[ "$r" != *"$why"* ]]; then
 		fail "$name" "decision $d ($r), want $want ($why)"
 	elif [ "$served" = ">0" ] && [ "$s" -le 0 ]; then
@@ -77,8 +77,8 @@ auto_case auto-exclude kernel "EXCLUDE" 0 MMAPIO_MODE=auto "MMAPIO_EXCLUDE=*/big
 auto_case always-streaming map "always" ">0" MMAPIO_MODE=always -- stream "$T/big"
 
 # ---- deciding both ways, growth, and the whole preadv2 family
-# history FILE NAME: the file's decisions, in order, "decision:reason|..."
-history() {
+# history_of FILE NAME: the file's decisions, in order, "decision:reason|..."
+history_of() {
 	python3 - "$1" "$2" <<'PY'
 import json, sys
 d = json.loads([l for l in open(sys.argv[1]) if l.strip()][-1])
@@ -107,8 +107,8 @@ fs=$(stat -f -c %T "$T")
 if [ "$fs" = tmpfs ] || [ "$fs" = ramfs ]; then
 	skip auto-demote "$T is on $fs, which keeps dropped pages"
 elif run_access auto-demote -- demote "$T/big" 3000; then
-	h=$(history "$T/st" big)
-	s=$(stat file.served_calls "$T/st" big)
+	h=$(history_of "$T/st" big)
+	s=$(stat_of file.served_calls "$T/st" big)
 	case "$h" in
 	map:*kernel:*"the map was missing"*map:*) ok "auto-demote ($s served; $h)" ;;
 	*) fail auto-demote "want map, then kernel (the map was missing...), then map again: $h" ;;
@@ -125,7 +125,7 @@ else
 	a=$("$ACCESS" demote "$T/big" 3000)
 	b=$(setpriv --reuid=65534 --regid=65534 --clear-groups env LD_PRELOAD="$LIB" \
 		MMAPIO_STATS="$T/st" "$ACCESS" demote "$T/big" 3000)
-	h=$(history "$T/st" big)
+	h=$(history_of "$T/st" big)
 	r=$(python3 -c 'import json,sys; f=[f for f in json.loads(open(sys.argv[1]).readline())["files"] if f["path"].endswith("big")]; print(f[0].get("residency") if f else "none")' "$T/st")
 	if [ "$a" != "$b" ]; then
 		fail auto-demote-faults "output differs: '$a' vs '$b'"
@@ -136,8 +136,8 @@ else
 	fi
 fi
 if run_access auto-grow -- grow "$T/db" 2000; then
-	h=$(history "$T/st" db)
-	s=$(stat file.served_calls "$T/st" db)
+	h=$(history_of "$T/st" db)
+	s=$(stat_of file.served_calls "$T/st" db)
 	case "$h" in
 	*"watching it grow"*map:*)
 		if [ "$s" -gt 0 ]; then ok "auto-grow ($s served; $h)"; else fail auto-grow "mapped but nothing served: $h"; fi ;;
@@ -145,8 +145,8 @@ if run_access auto-grow -- grow "$T/db" 2000; then
 	esac
 fi
 if run_access auto-preadv2 -- v2 "$T/big" 500; then
-	d=$(stat file.decision "$T/st" big)
-	s=$(stat file.served_calls "$T/st" big)
+	d=$(stat_of file.decision "$T/st" big)
+	s=$(stat_of file.served_calls "$T/st" big)
 	if [ "$d" = map ] && [ "$s" -gt 0 ]; then
 		ok "auto-preadv2 ($s of 500 preadv2 served)"
 	else
@@ -194,10 +194,10 @@ cold_case() {
 		{ fail "$name" "run under the shim failed"; return; }
 	[ "$a" = "$b" ] || { fail "$name" "output differs: '$a' vs '$b'"; return; }
 	local d h s p
-	d=$(stat file.decision "$T/st" cold)
-	h=$(history "$T/st" cold)
-	s=$(stat file.served_calls "$T/st" cold)
-	p=$(stat file.passthrough_calls "$T/st" cold)
+	d=$(stat_of file.decision "$T/st" cold)
+	h=$(history_of "$T/st" cold)
+	s=$(stat_of file.served_calls "$T/st" cold)
+	p=$(stat_of file.passthrough_calls "$T/st" cold)
 	if [ "$d" = kernel ] && [[ "$h" == *cache* ]] && [ "$s" -lt 200 ]; then
 		ok "$name ($s served, $p passed through; $h)"
 	else
@@ -218,10 +218,10 @@ else
 		rm -f "$T/st"
 		a=$("$ACCESS" stream "$T/cold")
 		b=$(in_memcg env LD_PRELOAD="$LIB" MMAPIO_STATS="$T/st" "$ACCESS" stream "$T/cold")
-		h=$(history "$T/st" cold)
+		h=$(history_of "$T/st" cold)
 		if [ "$a" != "$b" ]; then
 			fail auto-memcg-streaming "output differs: '$a' vs '$b'"
-		elif [[ "$h" == *streaming* ]] && [ "$(stat file.decision "$T/st" cold)" = kernel ]; then
+		elif [[ "$h" == *streaming* ]] && [ "$(stat_of file.decision "$T/st" cold)" = kernel ]; then
 			ok "auto-memcg-streaming ($h)"
 		else
 			fail auto-memcg-streaming "want kernel (streaming a file larger than the page cache it can keep): $h"
@@ -249,7 +249,7 @@ flush_case() { # NAME WANT(clean|dirty) ENV...
 	local dirty=${out#dirty }
 	dirty=${dirty%% *}
 	local flushed
-	flushed=$(stat flushed_bytes "$T/st")
+	flushed=$(stat_of flushed_bytes "$T/st")
 	if [ "$want" = clean ] && [ "$dirty" = 0 ] && [ "$flushed" -gt 0 ]; then
 		ok "$name ($out; $flushed bytes flushed by the shim)"
 	elif [ "$want" = dirty ] && [ "$dirty" -gt 0 ]; then
