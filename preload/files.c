@@ -358,6 +358,8 @@ static void apply(struct file *f, int fd, int flags, struct decision d)
 		file_unmap(f);
 	if (d.v == V_KERNEL)
 		atomic_store(&f->state, FILE_KERNEL);
+	if (d.v == V_WATCH)
+		sample_pace(f, d.until_moved);
 	if (before != f->reason || was != atomic_load(&f->state))
 		note_decision(f);
 }
@@ -374,11 +376,13 @@ static struct file_facts window_facts(struct file *f, const struct window *w,
 		.mapped = atomic_load(&f->state) == FILE_MAPPED,
 		.size = (uint64_t)st->st_size,
 		.threads = cfg.mode == MODE_AUTO ? proc_threads() : 1,
-		.room = cfg.mode == MODE_AUTO ? memory_room() : UINT64_MAX,
+		.room = UINT64_MAX, /* decide_costly() */
 		.cached_pct = -1,
 		.calls = w->n,
 		.small = w->small,
 		.seq = w->seq,
+		.bytes = w->bytes,
+		.moved = atomic_load(&f->kbytes),
 		.probed = w->probed,
 		.misses = w->miss,
 		.clean_run = f->clean_run,
@@ -400,7 +404,7 @@ void files_reconsider(struct ofd *o, int fd, const struct window *w)
 		bool clean = w->probed == 0 || 8 * w->miss < w->probed;
 		f->clean_run = clean ? f->clean_run + 1 : 0;
 		struct file_facts facts = window_facts(f, w, &st, o->flags);
-		struct decision d = policy_decide(&cfg, &facts);
+		struct decision d = decide_costly(&facts, fd, false);
 		if (cfg.mode == MODE_AUTO)
 			apply(f, fd, o->flags, d);
 		else if (atomic_load(&f->state) == FILE_MAPPED)
@@ -416,6 +420,7 @@ void files_reconsider(struct ofd *o, int fd, const struct window *w)
 static void adopt_pending_counts(struct file *f, struct ofd *o)
 {
 	uint64_t p = atomic_exchange(&o->st_pass, 0);
+	atomic_fetch_add_explicit(&f->kbytes, atomic_exchange(&o->w_bytes, 0), memory_order_relaxed);
 	atomic_fetch_add_explicit(&f->st.passthrough, p, memory_order_relaxed);
 }
 
@@ -434,6 +439,7 @@ void files_attach(int fd, struct file_key key, const char *path, int flags, stru
 		f->cached_pct = facts->cached_pct;
 		sample_start(f, false);
 		atomic_store(&f->state, d.v == V_WATCH ? FILE_WATCH : FILE_KERNEL);
+		sample_pace(f, d.until_moved);
 		if (d.v == V_MAP)
 			file_map(f, fd, flags, d.advice);
 		note_decision(f);

@@ -61,6 +61,7 @@ static void observe_pending(struct ofd *o, int fd, size_t len, ssize_t n, int64_
 	}
 	if (len < cfg.small_read)
 		atomic_fetch_add_explicit(&o->w_small, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&o->w_bytes, len, memory_order_relaxed);
 	if (atomic_fetch_add_explicit(&o->w_calls, 1, memory_order_relaxed) + 1 < WATCH_CALLS)
 		return;
 	/* One thread decides: the one that ends the pending state. */
@@ -70,8 +71,21 @@ static void observe_pending(struct ofd *o, int fd, size_t len, ssize_t n, int64_
 
 void pattern_observe(struct ofd *o, int fd, size_t len, ssize_t n, int64_t end)
 {
-	if (!atomic_load_explicit(&o->pending, memory_order_relaxed))
+	if (!atomic_load_explicit(&o->pending, memory_order_relaxed)) {
+		/* A watched file: what the kernel moved tells a file read
+		 * again from one read once (policy.c). */
+		struct file *f = o->file;
+		if (n <= 0 || !f || atomic_load_explicit(&f->state, memory_order_relaxed) != FILE_WATCH)
+			return;
+		/* Not a locked add (this is every call the kernel serves on a
+		 * watched file): a count lost to a race only delays the wake. */
+		uint64_t was = atomic_load_explicit(&f->kbytes, memory_order_relaxed);
+		atomic_store_explicit(&f->kbytes, was + (uint64_t)n, memory_order_relaxed);
+		uint64_t until = atomic_load_explicit(&f->until_moved, memory_order_relaxed);
+		if (until && was < until && was + (uint64_t)n >= until)
+			sample_wake(f);
 		return;
+	}
 	int e = errno;
 	observe_pending(o, fd, len, n, end);
 	errno = e;

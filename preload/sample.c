@@ -58,6 +58,7 @@ void sample_start(struct file *f, bool mapped)
 	atomic_store(&f->s_miss, 0);
 	atomic_store(&f->s_seq, 0);
 	atomic_store(&f->s_small, 0);
+	atomic_store(&f->s_bytes, 0);
 	/* A new map samples its first window call by call: the pattern and
 	 * the page cache are learnt before a fault can read around a page
 	 * nobody asked for. Other threads join when their own count runs out
@@ -65,6 +66,28 @@ void sample_start(struct file *f, bool mapped)
 	atomic_store(&f->s_period, mapped ? 0 : PERIOD_WATCH);
 	if (mapped)
 		sample_tls.left = sample_tls.left_after = 0;
+}
+
+/*
+ * A watched file whose decision no probe can change until it is read again
+ * (policy.c, read once in order) is sampled at the longest period: only the
+ * bytes the kernel moves matter, and those are counted at every call
+ * (pattern.c), which wakes the watching when they reach until_moved.
+ */
+void sample_pace(struct file *f, uint64_t until_moved)
+{
+	if (atomic_load(&f->state) == FILE_MAPPED)
+		return;
+	atomic_store(&f->until_moved, until_moved);
+	atomic_store(&f->s_period, until_moved ? PERIOD_MAX : PERIOD_WATCH);
+}
+
+/* Read again: sample call by call, so the next window decides soon. */
+void sample_wake(struct file *f)
+{
+	atomic_store(&f->until_moved, 0);
+	atomic_store(&f->s_period, 0);
+	sample_tls.left = 0;
 }
 
 /*
@@ -86,6 +109,7 @@ static void count(struct ofd *o, int fd, struct file *f, const struct sample *s)
 		atomic_fetch_add_explicit(&f->s_seq, 1, memory_order_relaxed);
 	if (s->small)
 		atomic_fetch_add_explicit(&f->s_small, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&f->s_bytes, s->len, memory_order_relaxed);
 	if (atomic_fetch_add(&f->s_n, 1) + 1 != WINDOW)
 		return;
 	/* This thread ended the window: it judges it. */
@@ -95,6 +119,7 @@ static void count(struct ofd *o, int fd, struct file *f, const struct sample *s)
 		.miss = atomic_exchange(&f->s_miss, 0),
 		.seq = atomic_exchange(&f->s_seq, 0),
 		.small = atomic_exchange(&f->s_small, 0),
+		.bytes = atomic_exchange(&f->s_bytes, 0),
 	};
 	atomic_fetch_sub(&f->s_n, WINDOW);
 	int mapped = atomic_load(&f->state) == FILE_MAPPED;
@@ -128,6 +153,7 @@ static bool begin(struct ofd *o, struct file *f, int64_t off, size_t len, struct
 		sample_tls.left = 0;
 	}
 	s->small = len < cfg.small_read;
+	s->len = len;
 	s->probed = s->miss = false;
 	s->majflt = UINT64_MAX;
 	return true;

@@ -229,6 +229,8 @@ struct decision {
 	enum verdict v;
 	const char *reason;
 	int advice;		   /* for the map: MMAPIO_ADV_*, or -1: leave it */
+	uint64_t until_moved;	   /* V_WATCH: no probe can change it before the kernel has
+				    * moved this many bytes for the file (0: not so) */
 };
 
 /* ---- files.c: one per (dev, ino) ---- */
@@ -247,7 +249,8 @@ struct file {
 	uint32_t gen_slot;	   /* coherence.c: this file's generation slot */
 	_Atomic uint64_t gen_seen; /* ... and its value when we last refreshed */
 	mmapio_map *map;	   /* set before state becomes FILE_MAPPED; kept until release */
-	_Atomic uint32_t w_calls, w_small; /* calls seen while watching, and the small ones */
+	_Atomic uint64_t kbytes;   /* bytes the kernel moved for its calls while watched (pattern.c) */
+	_Atomic uint64_t until_moved; /* sample.c: kbytes at which a slow watch wakes (0: none) */
 	int threads;		   /* live threads when last decided */
 	bool writable;		   /* map is RDWR */
 	char *path;		   /* as first opened */
@@ -262,6 +265,7 @@ struct file {
 	int *fds;
 	/* sample.c: the current window of sampled calls */
 	_Atomic uint32_t s_n, s_probed, s_miss, s_seq, s_small;
+	_Atomic uint64_t s_bytes;  /* asked for by the window's calls */
 	_Atomic int s_period;	   /* calls between samples; 0: every call */
 	_Atomic int tier;	   /* TIER_*: how residency is learnt */
 	_Atomic uint64_t sampled, missed; /* all sampled calls, and misses among them */
@@ -280,13 +284,19 @@ struct file {
 enum { TIER_UNKNOWN, TIER_CACHESTAT, TIER_FAULTS };
 struct sample {
 	bool active, seq, small, probed, miss;
+	size_t len;
 	uint64_t majflt;
 };
 struct window {
 	uint32_t n, probed, miss, seq, small;
+	uint64_t bytes;
 };
 
 void sample_start(struct file *f, bool mapped);
+/* A watched file's sampling: slow until the kernel has moved until_moved
+ * bytes for it (0: the usual pace); then sample_wake() from pattern.c. */
+void sample_pace(struct file *f, uint64_t until_moved);
+void sample_wake(struct file *f);
 /* Around a call the map would serve at file offset `at` (off: the call's own
  * offset, -1 for read()/write()); false: let the kernel serve it. A call
  * the fast path counted down before it gave up is counted again: it only
@@ -331,6 +341,7 @@ struct ofd {
 	_Atomic bool pending;	   /* reads are being watched; file is NULL */
 	_Atomic bool kernel_only;  /* left pending at the end of a small file: never mapped */
 	_Atomic uint32_t w_calls, w_small, w_seq; /* calls seen, small, sequential */
+	_Atomic uint64_t w_bytes;  /* asked for by those calls */
 	_Atomic int64_t w_end;	   /* where the last positional one ended */
 	char *path;		   /* as opened, when needed for globs, stats or logs */
 	struct ofd *next_free;
@@ -494,6 +505,8 @@ struct file_facts {
 	uint64_t room;		   /* page cache the process can keep (memory.c) */
 	int cached_pct;		   /* of the file, -1 unknown (first decision only) */
 	uint32_t calls, small, seq; /* calls seen, the small and the sequential ones */
+	uint64_t bytes;		   /* asked for by those calls */
+	uint64_t moved;		   /* bytes the kernel has moved for the file while watched */
 	uint32_t probed, misses;   /* calls whose pages were checked, and how many missed */
 	uint32_t clean_run, clean_need; /* windows without misses, and needed to map */
 };
@@ -501,6 +514,8 @@ struct file_facts {
 /* Pure: same inputs, same answer. Table-tested in tests/preload/test_policy.c. */
 struct decision policy_decide(const struct shim_config *c, const struct file_facts *f);
 int policy_advice(const struct file_facts *f); /* MMAPIO_ADV_* for a map, or -1 */
+/* decide.c: policy_decide(), gathering the costly facts only when it would map */
+struct decision decide_costly(struct file_facts *f, int fd, bool first);
 bool policy_is_memfs(long fs_magic);	       /* tmpfs, hugetlbfs: a hole read through a map allocates */
 bool policy_selected(int fd, const char *path, const char **why);
 

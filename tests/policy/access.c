@@ -1,7 +1,8 @@
 /*
  * access.c - a program with one access pattern, for the auto-mode tests.
  *   access small FILE N      N random 4 KiB preads
- *   access stream FILE       read() the whole file in 1 MiB chunks, twice
+ *   access stream FILE [P]   read() the whole file in 1 MiB chunks, P times
+ *                            (default 1)
  *   access write FILE N      N in-place 4 KiB pwrites, no fsync, then
  *                            poll the file's dirty pages with cachestat(2)
  *                            for up to 3 s and print how many remain
@@ -114,7 +115,7 @@ int main(int argc, char **argv)
 				return perror("pread"), 1;
 		h = random_reads(fd, size, n, false, h);
 	} else if (!strcmp(mode, "stream")) {
-		for (int pass = 0; pass < 2; pass++) {
+		for (long pass = 0; pass < (argc > 3 ? n : 1); pass++) {
 			ssize_t k;
 			while ((k = read(fd, buf, sizeof buf)) > 0)
 				h = fnv(h, buf, (size_t)k);

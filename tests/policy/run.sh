@@ -44,8 +44,7 @@ auto_case() { # NAME EXPECT_DECISION REASON_SUBSTR EXPECT_SERVED(>0|0) ENV... --
 	local envs=()
 	while [ "$1" != -- ]; do envs+=("$1"); shift; done
 	shift
-	local file=${*: -1}
-	[ "$1" = small ] && file=${*: -2:1}
+	local file=$2 # ARGS: MODE FILE [N]
 	rm -f "$T/st"
 	local a b
 	a=$("$ACCESS" "$@") || { fail "$name" "baseline run failed"; return; }
@@ -67,9 +66,10 @@ auto_case() { # NAME EXPECT_DECISION REASON_SUBSTR EXPECT_SERVED(>0|0) ENV... --
 	fi
 }
 auto_case auto-small-reads map "read often" ">0" MMAPIO_MODE=auto -- small "$T/big" 200
-auto_case auto-streaming map "read often" ">0" MMAPIO_MODE=auto -- stream "$T/big"
+auto_case auto-stream-once kernel "not yet read again" 0 MMAPIO_MODE=auto -- stream "$T/big"
+auto_case auto-streaming map "read often" ">0" MMAPIO_MODE=auto -- stream "$T/big" 4
 auto_case auto-small-reads-rule map "small reads" ">0" MMAPIO_MODE=auto MMAPIO_SMALL_READ=64K -- small "$T/big" 200
-auto_case auto-streaming-rule kernel "large reads" 0 MMAPIO_MODE=auto MMAPIO_SMALL_READ=64K -- stream "$T/big"
+auto_case auto-streaming-rule kernel "large reads" 0 MMAPIO_MODE=auto MMAPIO_SMALL_READ=64K -- stream "$T/big" 4
 auto_case auto-small-file kernel "MIN_SIZE" 0 MMAPIO_MODE=auto -- small "$T/tiny" 200
 auto_case auto-threads kernel "THREADS" 0 MMAPIO_MODE=auto MMAPIO_MAX_THREADS=0 -- small "$T/big" 200
 auto_case auto-max-size kernel "MAX_SIZE" 0 MMAPIO_MODE=auto MMAPIO_MAX_SIZE=1M -- small "$T/big" 200
@@ -216,8 +216,8 @@ else
 		# Streaming a file four times the cgroup's limit: the kernel's.
 		drop_cache "$T/cold"
 		rm -f "$T/st"
-		a=$("$ACCESS" stream "$T/cold")
-		b=$(in_memcg env LD_PRELOAD="$LIB" MMAPIO_STATS="$T/st" "$ACCESS" stream "$T/cold")
+		a=$("$ACCESS" stream "$T/cold" 3)
+		b=$(in_memcg env LD_PRELOAD="$LIB" MMAPIO_STATS="$T/st" "$ACCESS" stream "$T/cold" 3)
 		h=$(history_of "$T/st" cold)
 		if [ "$a" != "$b" ]; then
 			fail auto-memcg-streaming "output differs: '$a' vs '$b'"

@@ -99,6 +99,26 @@ static const struct row rows[] = {
 	  V_MAP, "small reads" },
 	{ "auto streaming mapped past room", MODE_AUTO, false,
 	  W(.seq = 8, .size = 1024 * MIB, .room = 256 * MIB, .mapped = true), V_WATCH, "streaming" },
+	/* read once, in order, a page or more a call: the kernel's until read again */
+	{ "auto read once 16K", MODE_AUTO, false,
+	  W(.seq = 8, .size = 64 * MIB, .bytes = 8 * 16384, .moved = 8 * 16384), V_WATCH, "not yet read again" },
+	{ "auto read once 4K", MODE_AUTO, false,
+	  W(.seq = 8, .size = 64 * MIB, .bytes = 8 * 4096, .moved = 8 * 4096), V_WATCH, "not yet read again" },
+	{ "auto read once below a page", MODE_AUTO, false,
+	  W(.seq = 8, .size = 64 * MIB, .bytes = 8 * 4095, .moved = 8 * 4095), V_MAP, "small reads" },
+	{ "auto read once, almost twice", MODE_AUTO, false,
+	  W(.seq = 8, .size = 64 * MIB, .bytes = 8 * 16384, .moved = 128 * MIB - 1), V_WATCH, "not yet read again" },
+	{ "auto read twice", MODE_AUTO, false,
+	  W(.seq = 8, .size = 64 * MIB, .bytes = 8 * 16384, .moved = 128 * MIB), V_MAP, "small reads" },
+	{ "auto read twice past room", MODE_AUTO, false,
+	  W(.seq = 8, .size = 64 * MIB, .bytes = 8 * 16384, .moved = 128 * MIB, .room = 32 * MIB), V_WATCH,
+	  "streaming" },
+	{ "auto read once, mapped", MODE_AUTO, false,
+	  W(.seq = 8, .size = 64 * MIB, .bytes = 8 * 16384, .mapped = true), V_MAP, "small reads" },
+	{ "auto random 16K", MODE_AUTO, false, W(.seq = 0, .size = 64 * MIB, .bytes = 8 * 16384), V_MAP,
+	  "small reads" },
+	{ "always read once", MODE_ALWAYS, false, W(.seq = 8, .size = 64 * MIB, .bytes = 8 * 16384), V_MAP,
+	  "always" },
 	/* residency */
 	{ "auto random cold file", MODE_AUTO, false, W(.cached_pct = 10), V_WATCH, "half" },
 	{ "auto random half cached", MODE_AUTO, false, W(.cached_pct = 50), V_MAP, "small reads" },
@@ -131,6 +151,21 @@ static void test_table(void **state)
 			fail_msg("row '%s': verdict %d (%s), want %d (%s)", rows[i].name, d.v, d.reason,
 				 rows[i].want, rows[i].reason);
 	}
+}
+
+/* Read once: the watch slows down until the kernel has moved the file twice; no other watch does. */
+static void test_once_until_moved(void **state)
+{
+	(void)state;
+	struct shim_config c = base(MODE_AUTO);
+	struct file_facts f = W(.seq = 8, .size = 64 * MIB, .bytes = 8 * 16384, .moved = 8 * 16384);
+	struct decision d = policy_decide(&c, &f);
+	assert_int_equal(d.v, V_WATCH);
+	assert_int_equal(d.until_moved, 128 * MIB);
+	f = W(.probed = 16, .misses = 8);
+	d = policy_decide(&c, &f);
+	assert_int_equal(d.v, V_WATCH);
+	assert_int_equal(d.until_moved, 0);
 }
 
 /* The same facts twice give the same answer: nothing hidden is consulted. */
@@ -223,6 +258,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_pure),
+		cmocka_unit_test(test_once_until_moved),
 		cmocka_unit_test(test_default_maps_after_window),
 		cmocka_unit_test(test_advice),
 		cmocka_unit_test(test_memfs),
