@@ -110,13 +110,19 @@ static void cond_init(void)
 	pthread_condattr_destroy(&ca);
 }
 
+/*
+ * The child runs on the thread that forked, which holds fl_lock since
+ * fork_prepare: it unlocks it (re-initialising a held mutex is undefined,
+ * and ThreadSanitizer would count it held for good). The condition
+ * variable may show the parent's waiting flusher: made anew.
+ */
 static void fork_child(void)
 {
 	cond_init();
-	pthread_mutex_init(&fl_lock, NULL);
 	fl_running = fl_stopping = false;
 	if (fl_count > 0)
 		start_locked();
+	pthread_mutex_unlock(&fl_lock);
 }
 
 static void fork_prepare(void) { pthread_mutex_lock(&fl_lock); }

@@ -123,10 +123,11 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-/* The child has no worker: forget the parent's queue. */
+/* The child has no worker: forget the parent's queue. pw_lock is held since
+ * fork_prepare by the thread that forked, the child's one thread: it is
+ * unlocked, not re-initialised (undefined for a held mutex). */
 static void fork_child(void)
 {
-	pthread_mutex_init(&pw_lock, NULL);
 	pthread_cond_init(&pw_cond, NULL);
 	pthread_cond_init(&pw_done, NULL);
 	for (struct job *j = pw_head, *n; j; j = n) {
@@ -140,6 +141,7 @@ static void fork_child(void)
 		pw_current->pw_pending = 0;
 	pw_current = NULL;
 	pw_started = false;
+	pthread_mutex_unlock(&pw_lock);
 }
 static void fork_prepare(void) { pthread_mutex_lock(&pw_lock); }
 static void fork_parent(void) { pthread_mutex_unlock(&pw_lock); }

@@ -550,6 +550,26 @@ if want load-tsan; then
 				ok "smallfiles-tsan (auto mode, 2 threads x $((SMALL_ROUNDS / 4)) rounds, $served calls served, no report)"
 			fi
 		fi
+		# Forks and every way out (prog_exits): the fork handlers of the
+		# core and the shim, the exit report. A lock the child inherits
+		# held must be unlocked, not re-initialised (core/prewarm.c).
+		if want exits-tsan; then
+			pe=$BUILD/tests/preload/prog_exits
+			if [ ! -x "$pe" ]; then
+				skip exits-tsan "$pe not built (tests/preload/build.sh)"
+			else
+				reset_stats
+				mkdir -p "$d.exits"
+				timeout -k 5 "$TO" env LD_PRELOAD="$TPRE" MMAPIO_MODE=always MMAPIO_STATS="$STATS" \
+					"$pe" "$d.exits" >"$d.exits.out" 2>"$d.exits.err"; rc=$?
+				races=$(grep -c "WARNING: ThreadSanitizer" "$d.exits.err")
+				if [ $rc != 0 ] || [ "$races" != 0 ]; then
+					fail exits-tsan "$(status $rc), $races ThreadSanitizer reports (see $d.exits.err): $(grep -m1 -A3 'WARNING: ThreadSanitizer' "$d.exits.err" | tr '\n' ' ' | head -c 300)"
+				else
+					ok "exits-tsan (prog_exits: $(grep -c . "$STATS") stats lines, no report)"
+				fi
+			fi
+		fi
 		if want selftest-tsan; then
 			timeout -k 5 "$TO" env LD_PRELOAD="$TPRE" MMAPIO_MODE=always \
 				"$TSAN_DIR/tests/stress/load" "$d.canary" 2000 -R >"$d.canary.out" 2>"$d.canary.err"
