@@ -385,6 +385,8 @@ static struct file_facts window_facts(struct file *f, const struct window *w,
 		.moved = atomic_load(&f->kbytes),
 		.probed = w->probed,
 		.misses = w->miss,
+		.writes = w->writes,
+		.write_misses = w->wmiss,
 		.clean_run = f->clean_run,
 		.clean_need = f->clean_need,
 	};
@@ -401,7 +403,8 @@ void files_reconsider(struct ofd *o, int fd, const struct window *w)
 	}
 	files_lock();
 	if (o->file == f && atomic_load(&f->state) != FILE_KERNEL) {
-		bool clean = w->probed == 0 || 8 * w->miss < w->probed;
+		atomic_store_explicit(&f->known_size, (uint64_t)st.st_size, memory_order_relaxed);
+		bool clean = w->probed == 0 || (8 * w->miss < w->probed && w->wmiss == 0);
 		f->clean_run = clean ? f->clean_run + 1 : 0;
 		struct file_facts facts = window_facts(f, w, &st, o->flags);
 		struct decision d = decide_costly(&facts, fd, false);
@@ -437,6 +440,7 @@ void files_attach(int fd, struct file_key key, const char *path, int flags, stru
 		f->threads = (int)facts->threads;
 		f->tmpfs = policy_is_memfs(facts->fs_magic);
 		f->cached_pct = facts->cached_pct;
+		atomic_store_explicit(&f->known_size, facts->size, memory_order_relaxed);
 		sample_start(f, false);
 		atomic_store(&f->state, d.v == V_WATCH ? FILE_WATCH : FILE_KERNEL);
 		sample_pace(f, d.until_moved);

@@ -23,7 +23,7 @@
 #include <unistd.h>
 #include "shim.h"
 
-void pattern_before(struct ofd *o, int fd, int64_t off, int64_t at, size_t len)
+static void before(struct ofd *o, int fd, int64_t off, int64_t at, size_t len, bool write)
 {
 	if (atomic_load_explicit(&o->pending, memory_order_relaxed)) {
 		/* Every call of a pending description is looked at: the
@@ -41,9 +41,20 @@ void pattern_before(struct ofd *o, int fd, int64_t off, int64_t at, size_t len)
 		return;
 	int state = atomic_load_explicit(&f->state, memory_order_relaxed);
 	if (state == FILE_WATCH)
-		sample_kernel(o, fd, off, at, len);
+		sample_kernel(o, fd, off, at, len, write);
 	else if (unlikely(sample_tls.pair_o))
 		pair_close(o, off);
+}
+
+void pattern_before(struct ofd *o, int fd, int64_t off, int64_t at, size_t len)
+{
+	before(o, fd, off, at, len, false);
+}
+
+/* A write: a miss it meets costs a map a disk read the kernel would not do. */
+void pattern_before_write(struct ofd *o, int fd, int64_t off, int64_t at, size_t len)
+{
+	before(o, fd, off, at, len, true);
 }
 
 /* A pending description (decide.c): decide when it is time. */

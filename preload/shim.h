@@ -251,6 +251,7 @@ struct file {
 	mmapio_map *map;	   /* set before state becomes FILE_MAPPED; kept until release */
 	_Atomic uint64_t kbytes;   /* bytes the kernel moved for its calls while watched (pattern.c) */
 	_Atomic uint64_t until_moved; /* sample.c: kbytes at which a slow watch wakes (0: none) */
+	_Atomic uint64_t known_size; /* at the latest decision: writes below it are probed */
 	int threads;		   /* live threads when last decided */
 	bool writable;		   /* map is RDWR */
 	char *path;		   /* as first opened */
@@ -264,7 +265,7 @@ struct file {
 	int nfds, cap;		   /* descriptors of this file (a map is made through one) */
 	int *fds;
 	/* sample.c: the current window of sampled calls */
-	_Atomic uint32_t s_n, s_probed, s_miss, s_seq, s_small;
+	_Atomic uint32_t s_n, s_probed, s_miss, s_seq, s_small, s_writes, s_wmiss;
 	_Atomic uint64_t s_bytes;  /* asked for by the window's calls */
 	_Atomic int s_period;	   /* calls between samples; 0: every call */
 	_Atomic int tier;	   /* TIER_*: how residency is learnt */
@@ -283,12 +284,13 @@ struct file {
 #define WINDOW 16  /* sampled calls per judgement */
 enum { TIER_UNKNOWN, TIER_CACHESTAT, TIER_FAULTS };
 struct sample {
-	bool active, seq, small, probed, miss;
+	bool active, seq, small, probed, miss, write;
 	size_t len;
 	uint64_t majflt;
 };
 struct window {
 	uint32_t n, probed, miss, seq, small;
+	uint32_t writes, wmiss;	   /* sampled writes, and their misses (among miss) */
 	uint64_t bytes;
 };
 
@@ -305,7 +307,7 @@ bool sample_served_begin(struct ofd *o, int fd, int64_t off, int64_t at, size_t 
 			 struct sample *s);
 void sample_served_end(struct ofd *o, int fd, struct sample *s);
 /* Before a call the kernel serves on a tracked file (at -1: offset unknown). */
-void sample_kernel(struct ofd *o, int fd, int64_t off, int64_t at, size_t len);
+void sample_kernel(struct ofd *o, int fd, int64_t off, int64_t at, size_t len, bool write);
 
 /* ---- coherence.c: size changes made by other processes ---- */
 extern _Atomic uint64_t *gen_table;
@@ -508,6 +510,7 @@ struct file_facts {
 	uint64_t bytes;		   /* asked for by those calls */
 	uint64_t moved;		   /* bytes the kernel has moved for the file while watched */
 	uint32_t probed, misses;   /* calls whose pages were checked, and how many missed */
+	uint32_t writes, write_misses; /* calls seen that wrote, and their misses */
 	uint32_t clean_run, clean_need; /* windows without misses, and needed to map */
 };
 #define WATCH_CALLS 8 /* reads to see before auto decides on the pattern */
@@ -527,10 +530,12 @@ uint64_t proc_vm_size(void);  /* address space in use, UINT64_MAX unknown */
 /* ---- pattern.c ---- */
 /* Before a call the kernel serves on a tracked description: its pattern
  * (off: the call's own offset, -1 for read()/write()), and sampling at
- * file offset `at` (-1 unknown). Writes pass -1: a watched file's writes
- * mostly extend it, and pages past the end are never cached; the map's
- * own writes are probed once it is mapped (write.c). */
+ * file offset `at` (-1 unknown). pwrite passes its offset only inside the
+ * file as last decided on (write.c, write_probe_at): pages past the end are
+ * never cached, and a file that grows must not look like one that misses;
+ * the map's own writes are probed once it is mapped. */
 void pattern_before(struct ofd *o, int fd, int64_t off, int64_t at, size_t len);
+void pattern_before_write(struct ofd *o, int fd, int64_t off, int64_t at, size_t len);
 /*
  * A call of len bytes went to the kernel on a tracked description and
  * returned n, ending at file offset end (-1: unknown).

@@ -78,6 +78,7 @@ static ssize_t map_pwrite(struct ofd *o, int fd, const void *buf, size_t len, of
 	struct sample s;
 	ssize_t n = -1;
 	bool go = sample_served_begin(o, fd, call_off, off, len, &s);
+	s.write = true;
 	if (s.active) /* a limit lowered behind our back counts from here (limits.c) */
 		limits_read_fsize();
 	if (go && limits_write_ok((uint64_t)off, len)) /* else the kernel's EFBIG, SIGXFSZ, cut */
@@ -101,6 +102,7 @@ static ssize_t map_pwritev(struct ofd *o, int fd, const struct iovec *iov, int c
 		return -1;
 	struct sample s;
 	bool ok = sample_served_begin(o, fd, call_off, off, total, &s);
+	s.write = true;
 	for (int i = 0; ok && i < cnt; i++) {
 		if (v[i].iov_len &&
 		    map_copy_in(o, fd, m, v[i].iov_base, v[i].iov_len, off + (off_t)done) < 0)
@@ -130,10 +132,26 @@ static void after_kernel_write(struct ofd *o, int fd, ssize_t n, int64_t end)
 	}
 }
 
+/*
+ * Where a write the kernel serves may be probed: inside the file as its
+ * latest decision saw it. A page the write finds uncached is one a write
+ * through a map would first read from the disk, where pwrite(2) of whole
+ * pages reads nothing; past the end nothing is ever cached, and a file
+ * that grows by appending must not look like one that misses.
+ */
+static int64_t write_probe_at(const struct ofd *o, off_t off, size_t len)
+{
+	const struct file *f = o->file;
+	if (!f || off < 0)
+		return -1;
+	uint64_t known = atomic_load_explicit(&f->known_size, memory_order_relaxed);
+	return (uint64_t)off + len <= known ? (int64_t)off : -1;
+}
+
 static ssize_t kernel_pwrite(struct ofd *o, int fd, const void *buf, size_t len, off_t off)
 {
 	count_pass(o);
-	pattern_before(o, fd, off, -1, len); /* writes: not probed (shim.h) */
+	pattern_before_write(o, fd, off, write_probe_at(o, off, len), len);
 	struct file *rf = resize_begin(o);
 	ssize_t n = REAL(pwrite)(fd, buf, len, off);
 	resize_end(rf);

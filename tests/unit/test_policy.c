@@ -119,6 +119,18 @@ static const struct row rows[] = {
 	  "small reads" },
 	{ "always read once", MODE_ALWAYS, false, W(.seq = 8, .size = 64 * MIB, .bytes = 8 * 16384), V_MAP,
 	  "always" },
+	/* writes: a miss costs the map a read from the disk */
+	{ "auto write miss", MODE_AUTO, false, W(.probed = 16, .misses = 1, .writes = 16, .write_misses = 1),
+	  V_WATCH, "writes miss" },
+	{ "auto mapped write miss", MODE_AUTO, false,
+	  W(.mapped = true, .probed = 16, .misses = 1, .writes = 16, .write_misses = 1), V_WATCH,
+	  "map's writes were missing" },
+	{ "auto writes, clean but not long enough", MODE_AUTO, false,
+	  W(.probed = 16, .writes = 16, .clean_run = 63), V_WATCH, "whole file" },
+	{ "auto writes, clean long enough", MODE_AUTO, false,
+	  W(.probed = 16, .writes = 16, .clean_run = 64), V_MAP, "small reads" },
+	{ "auto reads, one clean window", MODE_AUTO, false, W(.probed = 16, .clean_run = 1), V_MAP,
+	  "small reads" },
 	/* residency */
 	{ "auto random cold file", MODE_AUTO, false, W(.cached_pct = 10), V_WATCH, "half" },
 	{ "auto random half cached", MODE_AUTO, false, W(.cached_pct = 50), V_MAP, "small reads" },
