@@ -98,12 +98,23 @@ static bool is_pseudo(long magic)
 }
 
 /*
- * Read once, in order: a map's first pass over a file costs more than
+ * Read once, in order: a map's first pass over a file can cost more than
  * read(2), however hot the file: each page's table entry is made by a
  * fault as the copy first touches it (~0.25 us a page), which read(2)
  * never pays. Once the entries exist, a pass through the map is about
- * twice as fast as read(2). One pass over a hot 169 MB file from a fresh
- * process (medians of 5, 2026-11-30; never vs always, ms):
+ * twice as fast as read(2). How much the first pass costs depends on the
+ * page cache's folios: a file written in small pieces (small folios)
+ * loses, one read back through readahead (large folios; read_ahead_kb is
+ * 8 MiB here) wins: 169 MB in 16 KiB calls, kernel against map, 13.3
+ * against 23.9 ms as written, 14.2 against 7.5 ms after a drop and a
+ * read back. Nothing the shim can ask tells which beforehand: the minor
+ * faults were the same (one per 16 pages, fault-around) and a trial map
+ * timing its first 16 calls saw the same cost in both (tried and left
+ * out, 2026-11-30). So the rule takes the side that never loses much: a
+ * file read once stays with the kernel, and the win on large folios is
+ * left to MMAPIO_MODE=always (README, Limitations). One pass over a hot
+ * 169 MB file written in small pieces, from a fresh process (medians of
+ * 5, 2026-11-30; never vs always, ms):
  *     read size     512    1 KiB   4 KiB   16 KiB  128 KiB  1 MiB
  *     kernel      115.2     63.4    23.4     16.2     13.5   14.5
  *     map          32.2     25.8    24.0     23.5     22.7   23.8
