@@ -81,7 +81,12 @@ void sample_pace(struct file *f, uint64_t until_moved)
 	if (atomic_load(&f->state) == FILE_MAPPED)
 		return;
 	atomic_store(&f->until_moved, until_moved);
-	atomic_store(&f->s_period, until_moved ? PERIOD_MAX : PERIOD_WATCH);
+	/* Otherwise the period count() chose stands: this runs after every
+	 * window judged "watch", and setting PERIOD_WATCH here (as it once
+	 * did) undid every longer period. Only a period shorter than a
+	 * watched file's (a map's just handed back, a wake's) is raised. */
+	int p = atomic_load(&f->s_period);
+	atomic_store(&f->s_period, until_moved ? PERIOD_MAX : p < PERIOD_WATCH ? PERIOD_WATCH : p);
 }
 
 /* Read again: sample call by call, so the next window decides soon. */
@@ -90,6 +95,12 @@ void sample_wake(struct file *f)
 	atomic_store(&f->until_moved, 0);
 	atomic_store(&f->s_period, 0);
 	sample_tls.left = 0;
+}
+
+/* A watched file's next period when looking less often (after a wake, 0). */
+static int slower(int p)
+{
+	return p < PERIOD_WATCH ? PERIOD_WATCH : p * 2 > PERIOD_MAX ? PERIOD_MAX : p * 2;
 }
 
 /*
@@ -144,9 +155,12 @@ static void count(struct ofd *o, int fd, struct file *f, const struct sample *s)
 		/* Watched and missing: the kernel serves it whatever we see, so
 		 * look less often (a probe per 16 calls cost ~8% of cached 4 KiB
 		 * pwrites); a clean window halves it again. */
-		int p = atomic_load(&f->s_period);
-		atomic_store(&f->s_period, p * 2 > PERIOD_MAX ? PERIOD_MAX : p * 2);
-	} else if (atomic_load(&f->until_moved) == 0) {
+		atomic_store(&f->s_period, slower(atomic_load(&f->s_period)));
+	} else if (atomic_load(&f->until_moved) == 0 && !w.writes) {
+		/* A clean window brings the next decision closer: look more
+		 * often. Not a written file's: it needs WRITE_CLEAN_WINDOWS
+		 * clean windows in a row (policy.c), and one miss starts them
+		 * over, so looking faster only costs; it keeps its period. */
 		int p = atomic_load(&f->s_period);
 		atomic_store(&f->s_period, p / 2 < PERIOD_WATCH ? PERIOD_WATCH : p / 2);
 	}
