@@ -557,8 +557,11 @@ int main(int argc, char **argv)
 			}
 			bool ok = auto_ratio >= want;
 			missed += !ok;
+			/* A miss by less than the printed rounding shows its digits. */
+			char verdict[32];
+			snprintf(verdict, sizeof verdict, ok ? "met" : "MISSED (%.3f)", auto_ratio);
 			printf("%-30s %22s %22s %22s %20s %20s  %.2f %s\n", wls[w].name, cells[0],
-			       cells[1], cells[2], cells[3], cells[4], want, ok ? "met" : "MISSED");
+			       cells[1], cells[2], cells[3], cells[4], want, verdict);
 			fflush(stdout);
 		}
 		for (int w = 0; w < NWL; w++) {
