@@ -110,7 +110,8 @@ static bool is_pseudo(long magic)
  * read back. Nothing the shim can ask tells which beforehand: the minor
  * faults were the same (one per 16 pages, fault-around) and a trial map
  * timing its first 16 calls saw the same cost in both (tried and left
- * out, 2026-11-30). So the rule takes the side that never loses much: a
+ * out, 2026-11-30: readahead grows its folios as it goes, so a file's
+ * first MiB is in small folios either way; README, Limitations). So the rule takes the side that never loses much: a
  * file read once stays with the kernel, and the win on large folios is
  * left to MMAPIO_MODE=always (README, Limitations). One pass over a hot
  * 169 MB file written in small pieces, from a fresh process (medians of
