@@ -57,9 +57,24 @@ static void test_copy_sse_path(void **state)
 #endif
 }
 
+/* The library reads AVX2 from glibc's CPU features (core/fault.c); the
+ * compiler's own CPUID check must agree, or the AVX2 path runs where the
+ * CPU or the kernel does not support it (or never runs). */
+static void test_copy_detects_avx2(void **state)
+{
+	(void)state;
+#if defined(__x86_64__) && !defined(MMAPIO_FAULT_PORTABLE)
+	__builtin_cpu_init();
+	assert_int_equal(mmapio__avx2, __builtin_cpu_supports("avx2") ? 1 : 0);
+#else
+	skip();
+#endif
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_copy_detects_avx2),
 		cmocka_unit_test(test_copy_default_path),
 		cmocka_unit_test(test_copy_sse_path),
 	};
