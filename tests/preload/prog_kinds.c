@@ -17,6 +17,16 @@
 
 static void sec(const char *s) { printf("== %s\n", s); }
 
+/* Open fd's file again through /proc/self/fd (a new description) and read it. */
+static void reread_proc(int fd, const char *tag)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+	int g = (int)CK(open(path, O_RDONLY), "reopen via /proc/self/fd");
+	rd(g, 100, tag);
+	CK(close(g), "close");
+}
+
 static void nonseekable(const char *what, int fd)
 {
 	char b[16];
@@ -250,11 +260,7 @@ int main(int argc, char **argv)
 		int d = (int)CK(dup(f), "dup");
 		CK(read(d, buf, 10), "read dup");
 		CK(close(d), "close dup");
-		char path[64];
-		snprintf(path, sizeof path, "/proc/self/fd/%d", f);
-		int g = (int)CK(open(path, O_RDONLY), "reopen via /proc/self/fd");
-		rd(g, 100, "reopened");
-		CK(close(g), "close");
+		reread_proc(f, "reopened");
 		CK(close(f), "close");
 	}
 
@@ -277,11 +283,7 @@ int main(int argc, char **argv)
 		CK(pwrite(m, "x", 1, 0), "pwrite after write seal");
 		CK(fcntl(m, F_GET_SEALS), "F_GET_SEALS");
 		whole("memfd", m);
-		char path[64];
-		snprintf(path, sizeof path, "/proc/self/fd/%d", m);
-		int g = (int)CK(open(path, O_RDONLY), "reopen memfd via /proc/self/fd");
-		rd(g, 100, "memfd reopened");
-		CK(close(g), "close");
+		reread_proc(m, "memfd reopened");
 		CK(close(m), "close");
 		m = (int)CK(memfd_create("plain", 0), "memfd_create no sealing");
 		CK(ftruncate(m, 8192), "ftruncate");

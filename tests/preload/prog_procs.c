@@ -24,6 +24,17 @@ static const char *helper_name;
 
 static void sec(const char *s) { printf("== %s\n", s); }
 
+/* A one-byte message with room for one descriptor (SCM_RIGHTS). */
+static struct msghdr scm_msg(struct iovec *iov, char *cbuf, size_t cap)
+{
+	struct msghdr mh = {0};
+	mh.msg_iov = iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cbuf;
+	mh.msg_controllen = cap;
+	return mh;
+}
+
 static void find_helper(void)
 {
 	char self[PATH_MAX];
@@ -393,11 +404,7 @@ int main(int argc, char **argv)
 			char c;
 			char cbuf[CMSG_SPACE(sizeof(int))];
 			struct iovec iov = {&c, 1};
-			struct msghdr mh = {0};
-			mh.msg_iov = &iov;
-			mh.msg_iovlen = 1;
-			mh.msg_control = cbuf;
-			mh.msg_controllen = sizeof cbuf;
+			struct msghdr mh = scm_msg(&iov, cbuf, sizeof cbuf);
 			ssize_t k = recvmsg(sv[1], &mh, 0);
 			struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
 			if (k != 1 || !cm || cm->cmsg_type != SCM_RIGHTS) {
@@ -419,11 +426,7 @@ int main(int argc, char **argv)
 		char cbuf[CMSG_SPACE(sizeof(int))];
 		memset(cbuf, 0, sizeof cbuf);
 		struct iovec iov = {&c, 1};
-		struct msghdr mh = {0};
-		mh.msg_iov = &iov;
-		mh.msg_iovlen = 1;
-		mh.msg_control = cbuf;
-		mh.msg_controllen = sizeof cbuf;
+		struct msghdr mh = scm_msg(&iov, cbuf, sizeof cbuf);
 		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
 		cm->cmsg_level = SOL_SOCKET;
 		cm->cmsg_type = SCM_RIGHTS;

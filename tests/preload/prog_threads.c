@@ -157,15 +157,21 @@ static void *writer(void *p)
 	return NULL;
 }
 
+/* fn(a) and fn(b) on two threads at once; returns when both are done. */
+static void pair(void *(*fn)(void *), void *a, void *b)
+{
+	pthread_t ta, tb;
+	pthread_create(&ta, NULL, fn, a);
+	pthread_create(&tb, NULL, fn, b);
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+}
+
 /* Thread 0 writes its records through f0, thread 1 through f1, at once. */
 static void two_writers(int f0, int f1)
 {
 	struct wr_arg a = {0, f0, 0}, b = {1, f1, 0};
-	pthread_t ta, tb;
-	pthread_create(&ta, NULL, writer, &a);
-	pthread_create(&tb, NULL, writer, &b);
-	pthread_join(ta, NULL);
-	pthread_join(tb, NULL);
+	pair(writer, &a, &b);
 	SAY("  write errors=%ld,%ld\n", a.errors, b.errors);
 }
 
@@ -277,11 +283,7 @@ int main(int argc, char **argv)
 	g_fd = (int)CK(open("th.bin", O_RDONLY), "open");
 	{
 		struct pr_arg a = {0, 0, 0}, b = {1, 0, 0};
-		pthread_t ta, tb;
-		pthread_create(&ta, NULL, pread_thread, &a);
-		pthread_create(&tb, NULL, pread_thread, &b);
-		pthread_join(ta, NULL);
-		pthread_join(tb, NULL);
+		pair(pread_thread, &a, &b);
 		SAY("  ascending: mismatched passes=%ld bad returns=%ld\n", a.mismatches, a.errors);
 		SAY("  descending: mismatched passes=%ld bad returns=%ld\n", b.mismatches, b.errors);
 		state("th", g_fd);

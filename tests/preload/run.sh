@@ -354,14 +354,22 @@ if need cat; then
 	glob_case exclude-glob r_exclude other.bin data.bin
 fi
 
+# can_run CASE PROG: PROG is built and the shim found; else CASE fails (status 1).
+can_run() {
+	if [ ! -x "$2" ]; then
+		fail "$1" "$2 not built"
+	elif [ "$have_lib" = 0 ]; then
+		fail "$1" "shim library $LIB not found"
+	else
+		return 0
+	fi
+	return 1
+}
+
 # MMAPIO_STATS=stderr: stdout unchanged, one valid JSON line per process on stderr
 if selected stats-stderr; then
 	p=$PROGS/prog_rw
-	if [ ! -x "$p" ]; then
-		fail stats-stderr "$p not built"
-	elif [ "$have_lib" = 0 ]; then
-		fail stats-stderr "shim library $LIB not found"
-	else
+	if can_run stats-stderr "$p"; then
 		rm -rf "$W" && mkdir -p "$W"
 		(cd "$W" && timeout -k 5 "$TO" "$p" "$W/d" > "$OUT/stats-stderr.base" 2> /dev/null)
 		rm -rf "$W" && mkdir -p "$W"
@@ -383,11 +391,7 @@ fi
 # counts again; a vfork child used to write and reset its parent's).
 if selected stats-fork; then
 	p=$PROGS/prog_statsfork
-	if [ ! -x "$p" ]; then
-		fail stats-fork "$p not built"
-	elif [ "$have_lib" = 0 ]; then
-		fail stats-fork "shim library $LIB not found"
-	else
+	if can_run stats-fork "$p"; then
 		rm -rf "$W" && mkdir -p "$W" && : > "$STATS"
 		(cd "$W" && timeout -k 5 "$TO" env LD_PRELOAD="$LIB" MMAPIO_MODE=always MMAPIO_STATS="$STATS" \
 			"$p" "$W/d" > "$OUT/stats-fork.out" 2>&1)
@@ -412,13 +416,7 @@ fi
 # case failed) when it cannot run.
 stats_run() {
 	local case=$1 p=$PROGS/$2
-	if [ ! -x "$p" ]; then
-		fail "$case" "$p not built"
-		return 1
-	elif [ "$have_lib" = 0 ]; then
-		fail "$case" "shim library $LIB not found"
-		return 1
-	fi
+	can_run "$case" "$p" || return 1
 	rm -rf "$W" && mkdir -p "$W" && rm -f "$STATS"
 	(cd "$W" && "$TMP/run-always" "$p" "$W/d" > "$OUT/$case.out" 2>&1)
 	cp -f "$STATS" "$OUT/$case.stats.jsonl" 2>/dev/null
