@@ -35,6 +35,9 @@
  *       the shim's map stays populated);
  *   (c) random 4 KiB preads on the 256 MiB file.
  *   Target: auto within 3% of the better of always and never.
+ * Table 3 - starting a process: /bin/true spawned and waited for, without
+ *   the shim and under it (never, auto), interleaved; what loading the
+ *   shim adds to every program start, whatever it then serves.
  *
  * Method. Each child opens the file(s), makes one warm-up pass over the
  * whole file for the pread/read rows (16 KiB sequential reads by the arm's
@@ -75,6 +78,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1080,6 +1084,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 }
 
 /* The rows --rows selects (--list: print every row). Returns -1 to go on, else the exit status. */
+/* Table 3's one row (print_table3), for --rows and --list. */
+static const struct row start_row = { .table = 3, .key = "start", .name = "process start" };
+
 static int select_rows(struct run *run)
 {
 	for (size_t r = 0; r < NROWS; r++)
@@ -1088,9 +1095,10 @@ static int select_rows(struct run *run)
 	if (run->o.list) {
 		for (size_t r = 0; r < NROWS; r++)
 			printf("%-16s table %d  %s\n", rows[r].key, rows[r].table, rows[r].name);
+		printf("%-16s table %d  %s\n", start_row.key, start_row.table, start_row.name);
 		return 0;
 	}
-	if (!run->nsel) {
+	if (!run->nsel && !row_selected(&start_row, run->o.rows)) {
 		fprintf(stderr, "bench_shim: no row matches '%s' (--list shows them)\n", run->o.rows);
 		return 1;
 	}
@@ -1493,6 +1501,50 @@ static int write_json(const struct run *run)
 	return 0;
 }
 
+/*
+ * Table 3: microseconds to posix_spawn /bin/true and wait for it, per arm,
+ * rounds x START_SPAWNS spawns, arms in rotating order; medians of the
+ * rounds' means.
+ */
+#define START_SPAWNS 50
+static void print_table3(struct run *run)
+{
+	static const int arms[] = { A_BASE, A_NEVER, A_AUTO };
+	enum { N = sizeof arms / sizeof arms[0] };
+	if (!row_selected(&start_row, run->o.rows))
+		return;
+	int rounds = run->o.rounds;
+	uint64_t us[N][64];
+	if (rounds > 64)
+		rounds = 64;
+	char *argv[] = { "/bin/true", NULL };
+	for (int r = 0; r < rounds; r++) {
+		for (int k = 0; k < N; k++) {
+			int i = (k + r) % N;
+			char **env = child_env(arms[i], NULL);
+			uint64_t t0 = bench_now_ns();
+			for (int j = 0; j < START_SPAWNS; j++) {
+				pid_t pid;
+				int st;
+				if (!env || posix_spawn(&pid, argv[0], NULL, NULL, argv, env) != 0 ||
+				    waitpid(pid, &st, 0) != pid) {
+					printf("\nTable 3: cannot spawn %s\n", argv[0]);
+					free_env(env, arms[i], NULL);
+					return;
+				}
+			}
+			us[i][r] = (bench_now_ns() - t0) / START_SPAWNS / 1000;
+			free_env(env, arms[i], NULL);
+		}
+	}
+	double m[N];
+	for (int i = 0; i < N; i++)
+		m[i] = bench_median_u64(us[i], (size_t)rounds);
+	printf("\nTable 3, starting a process: %s spawned and waited for, us, median of %d "
+	       "rounds of %d\n  baseline %.0f, never %.0f (%+.0f), auto %.0f (%+.0f)\n",
+	       argv[0], rounds, START_SPAWNS, m[0], m[1], m[1] - m[0], m[2], m[2] - m[0]);
+}
+
 int main(int argc, char **argv)
 {
 	static struct run run;
@@ -1518,6 +1570,7 @@ int main(int argc, char **argv)
 	timed_rounds(&run);
 	print_table1(&run);
 	print_table2(&run);
+	print_table3(&run);
 	printf("\n%d target(s) missed, %d served-check warning(s), %d failed child run(s); "
 	       "%.1f s\n", run.misses, run.notserved, run.crashes,
 	       (double)(bench_now_ns() - run.t_start) / 1e9);
