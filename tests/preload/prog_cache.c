@@ -43,11 +43,8 @@ static int resident(int fd, int first, int n)
  * Drop pages [first, first + n) (n 0: the whole file) and print what
  * posix_fadvise said. The kernel skips pages that something holds at that
  * moment (in-flight readahead that an RWF_NOWAIT read started, a page in
- * another CPU's LRU batch): as a program would, ask again, up to 50 times
- * 20 ms apart, until none is left. (Once in about 23,000 runs on a loaded
- * VM, under the shim, all 64 pages were still resident after 20 tries 10 ms
- * apart; not seen again in 20,000 runs with the same load, cause unknown,
- * hence the longer wait.) Only the first answer is printed (none
+ * another CPU's LRU batch): as a program would, ask again, up to 20 times
+ * 10 ms apart, until none is left. Only the first answer is printed (none
  * when tag is NULL).
  */
 static void drop(int fd, int first, int n, const char *tag)
@@ -56,8 +53,8 @@ static void drop(int fd, int first, int n, const char *tag)
 		CK(posix_fadvise(fd, (off_t)first * PS, (off_t)n * PS, POSIX_FADV_DONTNEED), "%s", tag);
 	else
 		posix_fadvise(fd, (off_t)first * PS, (off_t)n * PS, POSIX_FADV_DONTNEED);
-	for (int i = 0; i < 50 && resident(fd, first, n ? n : PAGES - first) != 0; i++) {
-		usleep(20000);
+	for (int i = 0; i < 20 && resident(fd, first, n ? n : PAGES - first) != 0; i++) {
+		usleep(10000);
 		posix_fadvise(fd, (off_t)first * PS, (off_t)n * PS, POSIX_FADV_DONTNEED);
 	}
 }
