@@ -31,7 +31,6 @@ __attribute__((constructor)) static void shim_init(void)
 	limits_read();
 	fdtable_init();
 	if (cfg.mode != MODE_NEVER) {
-		coherence_init();
 		/* Before files_init(): the core's fork handlers must be
 		 * registered first, so that ours (files lock) run before
 		 * theirs at fork, the order we nest them in (files.c). */

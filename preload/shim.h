@@ -311,7 +311,6 @@ void sample_kernel(struct ofd *o, int fd, int64_t off, int64_t at, size_t len, b
 
 /* ---- coherence.c: size changes made by other processes ---- */
 extern _Atomic uint64_t *gen_table;
-void coherence_init(void);
 uint32_t coherence_slot(dev_t dev, ino_t ino);
 void coherence_bump(uint32_t slot);
 void coherence_bump_stat(const struct stat *st);
