@@ -9,8 +9,8 @@
 #
 # LTP_DIR is a checkout of https://github.com/linux-test-project/ltp (the
 # figures in the README are from its 20260529 release). What is not yet
-# built there is built first (autoconf, automake, make; a few minutes), in
-# that checkout. Not part of `make test` (it needs the checkout and about 20
+# built there is built first, in that checkout (a few minutes; needs the
+# Debian packages autoconf, automake, m4, pkgconf, make and gcc). Not part of `make test` (it needs the checkout and about 20
 # minutes on 2 CPUs): `make test-external LTP=...` runs it. Run as root, as
 # LTP expects (some entries need it; without, they report TCONF in every arm).
 #
