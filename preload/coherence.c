@@ -21,7 +21,7 @@
  * The table is mapped when first needed (the first file the shim tracks,
  * or the first size change it publishes), not at start: a process that
  * never tracks a file (most short-lived ones) skips the six system calls
- * (15 us of a /bin/true run under auto, 2026-11-30). Its descriptor is
+ * (12-24 us of the constructor, 2026-11-30). Its descriptor is
  * closed at once: no fd of the program's is taken. Without /dev/shm, a
  * private table is used and only fork children share it.
  */
