@@ -76,6 +76,12 @@ void sample_start(struct file *f, bool mapped)
  * bytes the kernel moves matter, and those are counted at every call
  * (pattern.c), which wakes the watching when they reach until_moved.
  */
+/* A sampling period p held between lo and PERIOD_MAX. */
+static int bounded(int p, int lo)
+{
+	return p < lo ? lo : p > PERIOD_MAX ? PERIOD_MAX : p;
+}
+
 void sample_pace(struct file *f, uint64_t until_moved)
 {
 	if (atomic_load(&f->state) == FILE_MAPPED)
@@ -86,7 +92,7 @@ void sample_pace(struct file *f, uint64_t until_moved)
 	 * did) undid every longer period. Only a period shorter than a
 	 * watched file's (a map's just handed back, a wake's) is raised. */
 	int p = atomic_load(&f->s_period);
-	atomic_store(&f->s_period, until_moved ? PERIOD_MAX : p < PERIOD_WATCH ? PERIOD_WATCH : p);
+	atomic_store(&f->s_period, until_moved ? PERIOD_MAX : bounded(p, PERIOD_WATCH));
 }
 
 /* Read again: sample call by call, so the next window decides soon. */
@@ -95,12 +101,6 @@ void sample_wake(struct file *f)
 	atomic_store(&f->until_moved, 0);
 	atomic_store(&f->s_period, 0);
 	sample_tls.left = 0;
-}
-
-/* A watched file's next period when looking less often (after a wake, 0). */
-static int slower(int p)
-{
-	return p < PERIOD_WATCH ? PERIOD_WATCH : p * 2 > PERIOD_MAX ? PERIOD_MAX : p * 2;
 }
 
 /*
@@ -149,20 +149,20 @@ static void count(struct ofd *o, int fd, struct file *f, const struct sample *s)
 		if (w.miss)
 			p = atomic_load(&f->tier) == TIER_CACHESTAT ? 0 : PERIOD_FIRST;
 		else
-			p = p < PERIOD_FIRST ? PERIOD_FIRST : p * 4 > PERIOD_MAX ? PERIOD_MAX : p * 4;
+			p = bounded(p * 4, PERIOD_FIRST);
 		atomic_store(&f->s_period, p);
 	} else if (w.miss && atomic_load(&f->until_moved) == 0) {
 		/* Watched and missing: the kernel serves it whatever we see, so
 		 * look less often (a probe per 16 calls cost ~8% of cached 4 KiB
 		 * pwrites); a clean window halves it again. */
-		atomic_store(&f->s_period, slower(atomic_load(&f->s_period)));
+		atomic_store(&f->s_period, bounded(atomic_load(&f->s_period) * 2, PERIOD_WATCH));
 	} else if (atomic_load(&f->until_moved) == 0 && !w.writes) {
 		/* A clean window brings the next decision closer: look more
 		 * often. Not a written file's: it needs WRITE_CLEAN_WINDOWS
 		 * clean windows in a row (policy.c), and one miss starts them
 		 * over, so looking faster only costs; it keeps its period. */
 		int p = atomic_load(&f->s_period);
-		atomic_store(&f->s_period, p / 2 < PERIOD_WATCH ? PERIOD_WATCH : p / 2);
+		atomic_store(&f->s_period, bounded(p / 2, PERIOD_WATCH));
 	}
 	files_reconsider(o, fd, &w);
 }
