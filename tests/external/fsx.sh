@@ -60,17 +60,16 @@ arm() { # ARM NAME OPTS...: run fsx under ARM, status and last line in NAME.*
 	echo $? > "$name.rc"
 }
 
-served() { # STATS FILE: the calls served from the map, summed over its lines
-	python3 - "$1" <<'PY'
-import json, sys
-n = 0
-try:
-    for line in open(sys.argv[1]):
-        n += json.loads(line).get("served_calls", 0)
-except (OSError, ValueError):
-    pass
-print(n)
-PY
+served() { # STATS FILE: calls served, summed over its lines (tests/preload/stats.py,
+	# which also checks that every line's files add up to its totals), 0
+	# without stats, else stats.py's complaint
+	local st
+	st=$(python3 "$HERE/../preload/stats.py" "$1" 2>&1)
+	case $st in
+	ok*) sed -n 's/.* served=\([0-9]*\).*/\1/p' <<< "$st" ;;
+	missing) echo 0 ;;
+	*) echo "$st" ;;
+	esac
 }
 
 for variant in default rw plain; do
@@ -90,6 +89,8 @@ for variant in default rw plain; do
 		n=$(served "$name-always.stats")
 		if [ -n "$why" ]; then
 			fail "fsx-$name" "$why"
+		elif ! [[ $n =~ ^[0-9]+$ ]]; then
+			fail "fsx-$name" "stats of the always arm: $n"
 		elif [ "$n" -eq 0 ]; then
 			fail "fsx-$name" "the always arm served no call (stats: $(head -c 300 "$name-always.stats" 2>/dev/null))"
 		else
