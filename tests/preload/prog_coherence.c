@@ -78,8 +78,7 @@ static void seen(const char *tag, int fd)
 	ssize_t n = pread(fd, b, sizeof b, 0);
 	report(n, errno, "%s pread(whole) fnv=%016llx", tag,
 	       (unsigned long long)(n > 0 ? fnv(b, (size_t)n) : 0));
-	struct stat st;
-	CK(fstat(fd, &st), "%s fstat size=%lld", tag, (long long)(fstat(fd, &st) ? -1 : st.st_size));
+	state(tag, fd);
 }
 
 int main(int argc, char **argv)
