@@ -65,7 +65,8 @@ LIBS := $(B)/libmmapio.a $(B)/libmmapio.so $(if $(PRE_C),$(B)/libmmapio_preload.
 MAN_SRC   := $(wildcard man/*.scd)
 MAN_PAGES := $(MAN_SRC:man/%.scd=$(B)/man/%)
 
-all: $(LIBS) $(B)/mmapio.pc $(MAN_PAGES) $(CORE_TESTS) $(PORT_TESTS) $(PRE_PROGS) $(BENCHES)
+all: $(LIBS) $(B)/mmapio.pc $(MAN_PAGES) $(CORE_TESTS) $(PORT_TESTS) $(PRE_PROGS) $(BENCHES) \
+	$(B)/bench/empty_preload.so
 libs: $(LIBS) $(B)/mmapio.pc
 man: $(MAN_PAGES)
 
@@ -109,6 +110,10 @@ $(B)/tests/preload/%: tests/preload/%.c $(B)/tests/preload/%.d
 $(B)/tests/preload/%.fortify: tests/preload/%.c $(B)/tests/preload/%.fortify.d
 	@mkdir -p $(@D)
 	$(CC) -std=gnu11 -Wall -Wextra -pthread $(DEPFLAGS) -MF $@.d -O2 -D_FORTIFY_SOURCE=2 $< -o $@ -lm
+# The limit of bench_shim's table 3: preloading a library that does nothing.
+$(B)/bench/empty_preload.so: bench/empty_preload.c
+	@mkdir -p $(@D)
+	$(CC) $(BASE) -shared -fPIC -O2 $< -o $@
 $(B)/bench/%: bench/%.c $(B)/libmmapio.a $(B)/bench/%.d
 	@mkdir -p $(@D)
 	$(CC) $(BASE) $(DEPFLAGS) -MF $@.d -O2 $< $(B)/libmmapio.a $(LDLIBS) -o $@

@@ -36,8 +36,11 @@
  *   (c) random 4 KiB preads on the 256 MiB file.
  *   Target: auto within 3% of the better of always and never.
  * Table 3 - starting a process: /bin/true spawned and waited for, without
- *   the shim and under it (never, auto), interleaved; what loading the
- *   shim adds to every program start, whatever it then serves.
+ *   the shim, with a preloaded library that does nothing (the limit: what
+ *   any LD_PRELOAD library costs; empty_preload.so next to this program),
+ *   and under the shim (never, auto), interleaved; what loading the shim
+ *   adds to every program start, whatever it then serves. The binaries
+ *   are cached: hot only (a cold start is the disk's, not the shim's).
  *
  * Method. Each child opens the file(s), makes one warm-up pass over the
  * whole file for the pread/read rows (16 KiB sequential reads by the arm's
@@ -1507,9 +1510,36 @@ static int write_json(const struct run *run)
  * rounds' means.
  */
 #define START_SPAWNS 50
+
+/* The environment of table 3's limit arm: no shim, the empty library preloaded. */
+static char **empty_env(const char *lib)
+{
+	char **env = child_env(A_BASE, NULL); /* room for more than it fills */
+	size_t k = 0;
+	while (env && env[k])
+		k++;
+	if (env && asprintf(&env[k], "LD_PRELOAD=%s", lib) < 0) {
+		free(env);
+		return NULL;
+	}
+	return env;
+}
+
+static void free_empty_env(char **env)
+{
+	size_t k = 0;
+	while (env && env[k])
+		k++;
+	if (k)
+		free(env[k - 1]);
+	free_env(env, A_BASE, NULL);
+}
+
 static void print_table3(struct run *run)
 {
-	static const int arms[] = { A_BASE, A_NEVER, A_AUTO };
+	/* The limit is table 3's own arm (A_LIMIT is table 1's raw map). */
+	enum { T3_EMPTY = NARMS };
+	static const int arms[] = { A_BASE, T3_EMPTY, A_NEVER, A_AUTO };
 	enum { N = sizeof arms / sizeof arms[0] };
 	if (!row_selected(&start_row, run->o.rows))
 		return;
@@ -1518,10 +1548,19 @@ static void print_table3(struct run *run)
 	if (rounds > 64)
 		rounds = 64;
 	char *argv[] = { "/bin/true", NULL };
+	char empty[PATH_MAX];
+	const char *slash = strrchr(g_exe, '/');
+	snprintf(empty, sizeof empty, "%.*s/empty_preload.so", slash ? (int)(slash - g_exe) : 1,
+		 slash ? g_exe : ".");
+	if (access(empty, R_OK) != 0) {
+		printf("\nTable 3: %s missing (make builds it)\n", empty);
+		return;
+	}
 	for (int r = 0; r < rounds; r++) {
 		for (int k = 0; k < N; k++) {
 			int i = (k + r) % N;
-			char **env = child_env(arms[i], NULL);
+			int lim = arms[i] == T3_EMPTY;
+			char **env = lim ? empty_env(empty) : child_env(arms[i], NULL);
 			uint64_t t0 = bench_now_ns();
 			for (int j = 0; j < START_SPAWNS; j++) {
 				pid_t pid;
@@ -1529,20 +1568,22 @@ static void print_table3(struct run *run)
 				if (!env || posix_spawn(&pid, argv[0], NULL, NULL, argv, env) != 0 ||
 				    waitpid(pid, &st, 0) != pid) {
 					printf("\nTable 3: cannot spawn %s\n", argv[0]);
-					free_env(env, arms[i], NULL);
+					lim ? free_empty_env(env) : free_env(env, arms[i], NULL);
 					return;
 				}
 			}
 			us[i][r] = (bench_now_ns() - t0) / START_SPAWNS / 1000;
-			free_env(env, arms[i], NULL);
+			lim ? free_empty_env(env) : free_env(env, arms[i], NULL);
 		}
 	}
 	double m[N];
 	for (int i = 0; i < N; i++)
 		m[i] = bench_median_u64(us[i], (size_t)rounds);
 	printf("\nTable 3, starting a process: %s spawned and waited for, us, median of %d "
-	       "rounds of %d\n  baseline %.0f, never %.0f (%+.0f), auto %.0f (%+.0f)\n",
-	       argv[0], rounds, START_SPAWNS, m[0], m[1], m[1] - m[0], m[2], m[2] - m[0]);
+	       "rounds of %d\n  baseline %.0f, limit (an empty library preloaded) %.0f (%+.0f), "
+	       "never %.0f (%+.0f), auto %.0f (%+.0f)\n",
+	       argv[0], rounds, START_SPAWNS, m[0], m[1], m[1] - m[0], m[2], m[2] - m[0], m[3],
+	       m[3] - m[0]);
 }
 
 int main(int argc, char **argv)
